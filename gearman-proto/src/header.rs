@@ -1,0 +1,93 @@
+//! The 12-byte packet header: magic, type and payload size.
+
+use bytes::BufMut;
+use nom::number::complete::be_u32;
+use nom::Parser;
+
+use crate::{DecodeError, Magic, PacketType};
+
+/// Size of every binary packet header.
+pub const HEADER_LEN: usize = 12;
+
+/// A parsed packet header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Request or response.
+    pub magic: Magic,
+    /// Packet type (possibly outside the table).
+    pub ty: PacketType,
+    /// Payload size in bytes.
+    pub len: u32,
+}
+
+impl Header {
+    /// Parses a header from the start of `input`: `Ok(None)` while fewer than 12 bytes are there.
+    ///
+    /// A magic that cannot match is reported as soon as its first differing byte arrives, so a
+    /// stream of garbage fails at once instead of waiting for 12 bytes.
+    pub fn parse(input: &[u8]) -> Result<Option<Self>, DecodeError> {
+        let seen = input.len().min(4);
+        let prefix_ok = |m: [u8; 4]| m[..seen] == input[..seen];
+        if !prefix_ok(Magic::Req.bytes()) && !prefix_ok(Magic::Res.bytes()) {
+            let mut bad = [0u8; 4];
+            bad[..seen].copy_from_slice(&input[..seen]);
+            return Err(DecodeError::BadMagic(bad));
+        }
+        let parsed: nom::IResult<&[u8], (&[u8], u32, u32)> =
+            (nom::bytes::complete::take(4usize), be_u32, be_u32).parse(input);
+        let Ok((_, (magic, ty, len))) = parsed else {
+            return Ok(None);
+        };
+        let magic: [u8; 4] = [magic[0], magic[1], magic[2], magic[3]];
+        let magic = Magic::from_bytes(magic).ok_or(DecodeError::BadMagic(magic))?;
+        Ok(Some(Self {
+            magic,
+            ty: PacketType(ty),
+            len,
+        }))
+    }
+
+    /// Appends the 12 header bytes to `buf`.
+    pub fn encode(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.magic.bytes());
+        buf.put_u32(self.ty.0);
+        buf.put_u32(self.len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_encodes() {
+        let bytes = b"\0REQ\0\0\0\x10\0\0\0\x0b";
+        let h = Header::parse(bytes).unwrap().unwrap();
+        assert_eq!(
+            h,
+            Header {
+                magic: Magic::Req,
+                ty: PacketType::ECHO_REQ,
+                len: 11
+            }
+        );
+        let mut out = Vec::new();
+        h.encode(&mut out);
+        assert_eq!(out, bytes);
+    }
+
+    #[test]
+    fn incomplete_and_bad() {
+        for n in 0..12 {
+            assert_eq!(Header::parse(&b"\0RES\0\0\0\x06\0\0\0\0"[..n]), Ok(None));
+        }
+        assert_eq!(
+            Header::parse(b"G"),
+            Err(DecodeError::BadMagic([b'G', 0, 0, 0]))
+        );
+        assert_eq!(
+            Header::parse(b"\0REX\0\0\0\x06\0\0\0\0"),
+            Err(DecodeError::BadMagic(*b"\0REX"))
+        );
+    }
+}

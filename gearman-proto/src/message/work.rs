@@ -1,0 +1,153 @@
+//! WORK_* packets: the same six types travel from worker to server and from server to client.
+
+use bytes::{BufMut, Bytes};
+
+use super::{parse_u32, Decimal};
+use crate::{encode_fields, EncodeError, JobHandle, Magic, MessageError, Packet, PacketType};
+
+/// Progress or outcome of a job, keyed by its handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkUpdate {
+    /// WORK_STATUS: `numerator / denominator` done.
+    Status {
+        /// The job.
+        handle: JobHandle,
+        /// Work done.
+        numerator: u32,
+        /// Work in all.
+        denominator: u32,
+    },
+    /// WORK_DATA: a partial result.
+    Data {
+        /// The job.
+        handle: JobHandle,
+        /// The data.
+        data: Bytes,
+    },
+    /// WORK_WARNING: a warning.
+    Warning {
+        /// The job.
+        handle: JobHandle,
+        /// The warning.
+        data: Bytes,
+    },
+    /// WORK_COMPLETE: success, terminal.
+    Complete {
+        /// The job.
+        handle: JobHandle,
+        /// The result.
+        data: Bytes,
+    },
+    /// WORK_FAIL: failure, terminal. On decode one trailing NUL after the handle is accepted:
+    /// gearmand produces `handle\0` when it turns an exception into a failure.
+    Fail {
+        /// The job.
+        handle: JobHandle,
+    },
+    /// WORK_EXCEPTION: failure with data, terminal.
+    Exception {
+        /// The job.
+        handle: JobHandle,
+        /// The exception.
+        data: Bytes,
+    },
+}
+
+impl WorkUpdate {
+    /// The job this update is about.
+    pub fn handle(&self) -> &JobHandle {
+        match self {
+            Self::Status { handle, .. }
+            | Self::Data { handle, .. }
+            | Self::Warning { handle, .. }
+            | Self::Complete { handle, .. }
+            | Self::Fail { handle }
+            | Self::Exception { handle, .. } => handle,
+        }
+    }
+
+    /// Whether this update ends the job.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Self::Complete { .. } | Self::Fail { .. } | Self::Exception { .. }
+        )
+    }
+
+    /// The packet type.
+    pub fn packet_type(&self) -> PacketType {
+        match self {
+            Self::Status { .. } => PacketType::WORK_STATUS,
+            Self::Data { .. } => PacketType::WORK_DATA,
+            Self::Warning { .. } => PacketType::WORK_WARNING,
+            Self::Complete { .. } => PacketType::WORK_COMPLETE,
+            Self::Fail { .. } => PacketType::WORK_FAIL,
+            Self::Exception { .. } => PacketType::WORK_EXCEPTION,
+        }
+    }
+
+    /// Reads a WORK_* packet (the caller has checked type and magic).
+    pub(super) fn from_packet(packet: &Packet) -> Result<Self, MessageError> {
+        let ty = packet.ty();
+        Ok(match ty {
+            PacketType::WORK_STATUS => {
+                let [handle, num, den] = packet.split::<3>();
+                Self::Status {
+                    handle: JobHandle::new(handle)?,
+                    numerator: parse_u32("numerator", &num)?,
+                    denominator: parse_u32("denominator", &den)?,
+                }
+            }
+            PacketType::WORK_FAIL => {
+                let [mut handle] = packet.split::<1>();
+                if handle.last() == Some(&0) {
+                    handle.truncate(handle.len() - 1);
+                }
+                Self::Fail {
+                    handle: JobHandle::new(handle)?,
+                }
+            }
+            _ => {
+                let [handle, data] = packet.split::<2>();
+                let handle = JobHandle::new(handle)?;
+                match ty {
+                    PacketType::WORK_DATA => Self::Data { handle, data },
+                    PacketType::WORK_WARNING => Self::Warning { handle, data },
+                    PacketType::WORK_COMPLETE => Self::Complete { handle, data },
+                    PacketType::WORK_EXCEPTION => Self::Exception { handle, data },
+                    other => return Err(MessageError::UnknownType(other)),
+                }
+            }
+        })
+    }
+
+    /// Appends the packet with the given magic.
+    pub(super) fn encode(&self, buf: &mut impl BufMut, magic: Magic) -> Result<(), EncodeError> {
+        let ty = self.packet_type();
+        match self {
+            Self::Status {
+                handle,
+                numerator,
+                denominator,
+            } => {
+                let (n, d) = (
+                    Decimal::new(u64::from(*numerator)),
+                    Decimal::new(u64::from(*denominator)),
+                );
+                encode_fields(
+                    buf,
+                    magic,
+                    ty,
+                    &[handle.as_bytes(), n.as_bytes(), d.as_bytes()],
+                )
+            }
+            Self::Fail { handle } => encode_fields(buf, magic, ty, &[handle.as_bytes()]),
+            Self::Data { handle, data }
+            | Self::Warning { handle, data }
+            | Self::Complete { handle, data }
+            | Self::Exception { handle, data } => {
+                encode_fields(buf, magic, ty, &[handle.as_bytes(), data])
+            }
+        }
+    }
+}

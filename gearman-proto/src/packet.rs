@@ -1,0 +1,269 @@
+//! Framed packets: a borrowed view ([`PacketRef`]) and an owned, cheaply cloned [`Packet`].
+
+use bytes::{BufMut, Bytes};
+
+use crate::header::{Header, HEADER_LEN};
+use crate::{DecodeError, EncodeError, Magic, PacketType};
+
+/// Checks that `body` has the field shape of `ty`. Types outside the table pass unchecked.
+pub(crate) fn check_shape(ty: PacketType, body: &[u8]) -> Result<(), DecodeError> {
+    let Some(shape) = ty.shape() else {
+        return Ok(());
+    };
+    if shape.arity == 0 {
+        if body.is_empty() {
+            return Ok(());
+        }
+        return Err(DecodeError::UnexpectedBody {
+            ty,
+            len: u32::try_from(body.len()).unwrap_or(u32::MAX),
+        });
+    }
+    let needed = usize::from(shape.arity) - 1;
+    let found = memchr::memchr_iter(0, body).take(needed).count();
+    if found < needed {
+        return Err(DecodeError::Arity {
+            ty,
+            expected: shape.arity,
+            got: u8::try_from(found + 1).unwrap_or(u8::MAX),
+        });
+    }
+    Ok(())
+}
+
+/// Iterator over the fields of a payload: split at the first `arity - 1` NULs.
+#[derive(Clone, Debug)]
+pub struct Fields<'a> {
+    rest: Option<&'a [u8]>,
+    separators_left: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn new(ty: PacketType, body: &'a [u8]) -> Self {
+        match ty.shape() {
+            Some(shape) if shape.arity == 0 => Self {
+                rest: None,
+                separators_left: 0,
+            },
+            Some(shape) => Self {
+                rest: Some(body),
+                separators_left: usize::from(shape.arity) - 1,
+            },
+            None => Self {
+                rest: Some(body),
+                separators_left: 0,
+            },
+        }
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        if self.separators_left == 0 {
+            self.rest = None;
+            return Some(rest);
+        }
+        self.separators_left -= 1;
+        match memchr::memchr(0, rest) {
+            Some(i) => {
+                self.rest = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
+/// A packet borrowed from a buffer; its payload has been checked against the type's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketRef<'a> {
+    magic: Magic,
+    ty: PacketType,
+    body: &'a [u8],
+}
+
+impl<'a> PacketRef<'a> {
+    /// Checks `body` against the shape of `ty` and wraps it.
+    pub fn new(magic: Magic, ty: PacketType, body: &'a [u8]) -> Result<Self, DecodeError> {
+        check_shape(ty, body)?;
+        Ok(Self { magic, ty, body })
+    }
+
+    /// Parses one whole packet from the start of `input` without copying: `Ok(None)` while
+    /// incomplete, otherwise the packet and the number of bytes it spans.
+    pub fn parse(input: &'a [u8], max_body: u32) -> Result<Option<(Self, usize)>, DecodeError> {
+        let Some(header) = Header::parse(input)? else {
+            return Ok(None);
+        };
+        if header.len > max_body {
+            return Err(DecodeError::TooLarge {
+                len: header.len,
+                max: max_body,
+            });
+        }
+        let total = HEADER_LEN + header.len as usize;
+        let Some(body) = input.get(HEADER_LEN..total) else {
+            return Ok(None);
+        };
+        Ok(Some((Self::new(header.magic, header.ty, body)?, total)))
+    }
+
+    /// The magic.
+    pub fn magic(&self) -> Magic {
+        self.magic
+    }
+
+    /// The packet type.
+    pub fn ty(&self) -> PacketType {
+        self.ty
+    }
+
+    /// The whole payload.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The payload's fields, split by the type's shape (a type outside the table has one field).
+    pub fn fields(&self) -> Fields<'a> {
+        Fields::new(self.ty, self.body)
+    }
+
+    /// The encoded size: header plus payload.
+    pub fn encoded_len(&self) -> usize {
+        HEADER_LEN + self.body.len()
+    }
+
+    /// Appends the packet to `buf`.
+    pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+        let len = u32::try_from(self.body.len()).map_err(|_| EncodeError::BodyTooLarge {
+            len: self.body.len(),
+        })?;
+        Header {
+            magic: self.magic,
+            ty: self.ty,
+            len,
+        }
+        .encode(buf);
+        buf.put_slice(self.body);
+        Ok(())
+    }
+}
+
+/// An owned packet: its payload is one `Bytes` cut from the receive buffer, and every field handed
+/// out is a slice of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    magic: Magic,
+    ty: PacketType,
+    body: Bytes,
+}
+
+impl Packet {
+    /// Checks `body` against the shape of `ty` and wraps it.
+    pub fn new(magic: Magic, ty: PacketType, body: Bytes) -> Result<Self, DecodeError> {
+        check_shape(ty, &body)?;
+        Ok(Self { magic, ty, body })
+    }
+
+    /// Wraps a payload whose shape the caller has already checked.
+    pub(crate) fn from_checked(magic: Magic, ty: PacketType, body: Bytes) -> Self {
+        Self { magic, ty, body }
+    }
+
+    /// The magic.
+    pub fn magic(&self) -> Magic {
+        self.magic
+    }
+
+    /// The packet type.
+    pub fn ty(&self) -> PacketType {
+        self.ty
+    }
+
+    /// The whole payload.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// A borrowed view.
+    pub fn as_ref(&self) -> PacketRef<'_> {
+        PacketRef {
+            magic: self.magic,
+            ty: self.ty,
+            body: &self.body,
+        }
+    }
+
+    /// The payload's fields as borrowed slices.
+    pub fn fields(&self) -> Fields<'_> {
+        Fields::new(self.ty, &self.body)
+    }
+
+    /// The first `N` fields as `Bytes` slices of the payload (no copy). Fields past the shape's
+    /// arity are empty.
+    pub fn split<const N: usize>(&self) -> [Bytes; N] {
+        let mut out: [Bytes; N] = std::array::from_fn(|_| Bytes::new());
+        for (slot, field) in out.iter_mut().zip(self.fields()) {
+            *slot = self.body.slice_ref(field);
+        }
+        out
+    }
+
+    /// Appends the packet to `buf`.
+    pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+        self.as_ref().encode(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_nuls_in_data() {
+        let p = PacketRef::new(Magic::Req, PacketType::SUBMIT_JOB, b"f\0u\0a\0b\0").unwrap();
+        let fields: Vec<&[u8]> = p.fields().collect();
+        assert_eq!(fields, vec![&b"f"[..], b"u", b"a\0b\0"]);
+    }
+
+    #[test]
+    fn arity_checked() {
+        assert_eq!(
+            PacketRef::new(Magic::Req, PacketType::SUBMIT_REDUCE_JOB, b"f\0u\0r\0data"),
+            Err(DecodeError::Arity {
+                ty: PacketType::SUBMIT_REDUCE_JOB,
+                expected: 5,
+                got: 4
+            })
+        );
+        assert_eq!(
+            PacketRef::new(Magic::Req, PacketType::GRAB_JOB, b"x"),
+            Err(DecodeError::UnexpectedBody {
+                ty: PacketType::GRAB_JOB,
+                len: 1
+            })
+        );
+        let empty = PacketRef::new(Magic::Res, PacketType::NOOP, b"").unwrap();
+        assert_eq!(empty.fields().count(), 0);
+        let unknown = PacketRef::new(Magic::Req, PacketType(99), b"a\0b").unwrap();
+        assert_eq!(unknown.fields().collect::<Vec<_>>(), vec![&b"a\0b"[..]]);
+    }
+
+    #[test]
+    fn split_is_zero_copy() {
+        let body = Bytes::from_static(b"H:1\0f\0u\0data");
+        let p = Packet::new(Magic::Res, PacketType::JOB_ASSIGN_UNIQ, body.clone()).unwrap();
+        let [h, f, u, d] = p.split::<4>();
+        assert_eq!(
+            (&h[..], &f[..], &u[..], &d[..]),
+            (&b"H:1"[..], &b"f"[..], &b"u"[..], &b"data"[..])
+        );
+        assert_eq!(d.as_ptr(), body[8..].as_ptr());
+    }
+}

@@ -1,0 +1,27 @@
+//! Test support shared by the crates of this workspace (unpublished).
+//!
+//! [`Gearmand`] starts the real job server from Debian's `gearman-job-server` on 127.0.0.1 at a
+//! free port, waits until it answers an ECHO, and stops it on drop. Where gearmand is missing,
+//! [`gearmand_or_skip`] says so loudly and lets the test pass, unless `GEARMAN_REQUIRE_GEARMAND=1`
+//! (set by CI) is in the environment: then a missing gearmand fails the test.
+
+mod gearmand;
+mod raw;
+
+pub use gearmand::{find_gearmand, gearmand_or_skip, required, Gearmand, GearmandBuilder};
+pub use raw::{raw_packet, read_packet, RawPacket};
+
+/// Why a gearmand could not be provided.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestkitError {
+    /// No gearmand binary was found (set `GEARMAND` to its path, or install gearman-job-server).
+    #[error("gearmand not found: install gearman-job-server (apt-get install -y gearman-job-server) or set GEARMAND")]
+    NotInstalled,
+    /// gearmand was found but did not come up.
+    #[error("gearmand did not start: {0}")]
+    Start(String),
+    /// An IO error while starting or probing it.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
