@@ -3,29 +3,33 @@
 
 use bytes::BytesMut;
 
-use crate::admin::{AdminCommand, ReplyReader};
+use crate::admin::{AdminCommand, AdminReply, ReplyReader};
 use crate::{Decoder, Frame, Packet, PacketType, Request, Response};
 
 const SMALL_CAP: u32 = 1 << 20;
 
+/// Decodes `input` fed in pieces of `chunk` bytes, stopping at the first fatal error; returns the
+/// frames (errors as `Err(fatal)`) and how many bytes were consumed.
 fn decode_all(decoder: &Decoder, input: &[u8], chunk: usize) -> (Vec<Result<Frame, bool>>, usize) {
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
+    let mut fed = 0;
     for piece in input.chunks(chunk.max(1)) {
         buf.extend_from_slice(piece);
+        fed += piece.len();
         loop {
             match decoder.decode_frame(&mut buf) {
                 Ok(Some(frame)) => out.push(Ok(frame)),
                 Ok(None) => break,
                 Err(e) if e.is_fatal() => {
                     out.push(Err(true));
-                    return (out, input.len() - buf.len());
+                    return (out, fed - buf.len());
                 }
                 Err(_) => out.push(Err(false)),
             }
         }
     }
-    (out, input.len() - buf.len())
+    (out, fed - buf.len())
 }
 
 /// Framing: every decoded packet re-encodes to exactly the bytes it consumed, and decoding in
@@ -63,7 +67,7 @@ pub fn framing(data: &[u8]) {
 
 fn strip_fail_nul(packet: &Packet, wire: &[u8]) -> Vec<u8> {
     let mut expected = wire.to_vec();
-    if packet.ty() == PacketType::WORK_FAIL && expected.last() == Some(&0) {
+    if packet.ty() == PacketType::WORK_FAIL && packet.body().last() == Some(&0) {
         expected.pop();
         let len = (expected.len() - 12) as u32;
         expected[8..12].copy_from_slice(&len.to_be_bytes());
@@ -120,6 +124,20 @@ fn commands() -> Vec<AdminCommand> {
     ]
 }
 
+/// Whether the last field of some line ends in `\r`, which the text format cannot carry.
+fn ends_in_cr(reply: &AdminReply) -> bool {
+    let cr = |b: &[u8]| b.last() == Some(&b'\r');
+    match reply {
+        AdminReply::Workers(rows) => rows
+            .iter()
+            .any(|r| r.functions.last().is_some_and(|f| cr(f))),
+        AdminReply::UniqueJobs(lines) => lines.iter().any(|l| cr(l)),
+        AdminReply::Ok(text) => cr(text),
+        AdminReply::Err(e) => cr(&e.text) || (e.text.is_empty() && cr(&e.code)),
+        _ => false,
+    }
+}
+
 /// Admin text: a reply that parses writes back to text that parses to the same reply, and a
 /// command line that parses encodes to a line that parses to the same command.
 pub fn admin(data: &[u8]) {
@@ -131,6 +149,10 @@ pub fn admin(data: &[u8]) {
     let mut reader = ReplyReader::with_max(1 << 16);
     let mut buf = BytesMut::from(input);
     if let Ok(Some(reply)) = reader.read(cmd, &mut buf) {
+        if ends_in_cr(&reply) {
+            // A value ending in CR cannot be told from a CRLF line ending: not representable.
+            return;
+        }
         let mut text = BytesMut::new();
         reply.encode(&mut text);
         let again = ReplyReader::new().read(cmd, &mut text);

@@ -9,6 +9,13 @@ use crate::{DecodeError, Magic, PacketType};
 /// Size of every binary packet header.
 pub const HEADER_LEN: usize = 12;
 
+fn magic_bytes(input: &[u8]) -> nom::IResult<&[u8], [u8; 4]> {
+    nom::combinator::map(nom::bytes::complete::take(4usize), |m: &[u8]| {
+        [m[0], m[1], m[2], m[3]]
+    })
+    .parse(input)
+}
+
 /// A parsed packet header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
@@ -26,19 +33,18 @@ impl Header {
     /// A magic that cannot match is reported as soon as its first differing byte arrives, so a
     /// stream of garbage fails at once instead of waiting for 12 bytes.
     pub fn parse(input: &[u8]) -> Result<Option<Self>, DecodeError> {
-        let seen = input.len().min(4);
-        let prefix_ok = |m: [u8; 4]| m[..seen] == input[..seen];
-        if !prefix_ok(Magic::Req.bytes()) && !prefix_ok(Magic::Res.bytes()) {
-            let mut bad = [0u8; 4];
-            bad[..seen].copy_from_slice(&input[..seen]);
-            return Err(DecodeError::BadMagic(bad));
-        }
-        let parsed: nom::IResult<&[u8], (&[u8], u32, u32)> =
-            (nom::bytes::complete::take(4usize), be_u32, be_u32).parse(input);
+        let parsed: nom::IResult<&[u8], ([u8; 4], u32, u32)> =
+            (magic_bytes, be_u32, be_u32).parse(input);
         let Ok((_, (magic, ty, len))) = parsed else {
-            return Ok(None);
+            return match input.get(..4).unwrap_or(input) {
+                seen if b"\0REQ".starts_with(seen) || b"\0RES".starts_with(seen) => Ok(None),
+                seen => {
+                    let mut bad = [0u8; 4];
+                    bad[..seen.len()].copy_from_slice(seen);
+                    Err(DecodeError::BadMagic(bad))
+                }
+            };
         };
-        let magic: [u8; 4] = [magic[0], magic[1], magic[2], magic[3]];
         let magic = Magic::from_bytes(magic).ok_or(DecodeError::BadMagic(magic))?;
         Ok(Some(Self {
             magic,

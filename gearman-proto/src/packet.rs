@@ -1,6 +1,6 @@
 //! Framed packets: a borrowed view ([`PacketRef`]) and an owned, cheaply cloned [`Packet`].
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 
 use crate::header::{Header, HEADER_LEN};
 use crate::{DecodeError, EncodeError, Magic, PacketType};
@@ -191,6 +191,11 @@ impl Packet {
         &self.body
     }
 
+    /// Gives back the payload.
+    pub fn into_body(self) -> Bytes {
+        self.body
+    }
+
     /// A borrowed view.
     pub fn as_ref(&self) -> PacketRef<'_> {
         PacketRef {
@@ -211,6 +216,31 @@ impl Packet {
         let mut out: [Bytes; N] = std::array::from_fn(|_| Bytes::new());
         for (slot, field) in out.iter_mut().zip(self.fields()) {
             *slot = self.body.slice_ref(field);
+        }
+        out
+    }
+
+    /// Like [`split`](Self::split), consuming the packet: the last field reuses the payload's
+    /// handle, so no reference count is touched for it.
+    pub fn into_split<const N: usize>(self) -> [Bytes; N] {
+        let mut out: [Bytes; N] = std::array::from_fn(|_| Bytes::new());
+        let mut rest = self.body;
+        for (i, slot) in out.iter_mut().enumerate() {
+            let cut = if i + 1 < N {
+                memchr::memchr(0, &rest)
+            } else {
+                None
+            };
+            match cut {
+                Some(at) => {
+                    *slot = rest.split_to(at);
+                    rest.advance(1);
+                }
+                None => {
+                    *slot = rest;
+                    break;
+                }
+            }
         }
         out
     }
@@ -265,5 +295,19 @@ mod tests {
             (&b"H:1"[..], &b"f"[..], &b"u"[..], &b"data"[..])
         );
         assert_eq!(d.as_ptr(), body[8..].as_ptr());
+        assert_eq!(p.clone().into_split::<4>(), p.split::<4>());
+        assert_eq!(
+            p.clone().into_split::<2>(),
+            [h, Bytes::from_static(b"f\0u\0data")]
+        );
+        let empty = Packet::new(
+            Magic::Res,
+            PacketType::WORK_COMPLETE,
+            Bytes::from_static(b"H\0"),
+        );
+        assert_eq!(
+            empty.unwrap().into_split::<2>(),
+            [Bytes::from_static(b"H"), Bytes::new()]
+        );
     }
 }

@@ -17,22 +17,23 @@ pub const MAX_CLIENT_ID_LEN: usize = 254;
 /// Longest option name accepted by gearmand.
 pub const MAX_OPTION_LEN: usize = 63;
 
+fn check_len(what: &'static str, len: usize, min: usize, max: usize) -> Result<(), FieldError> {
+    if len < min {
+        return Err(FieldError::Empty { what });
+    }
+    if len > max {
+        return Err(FieldError::TooLong { what, len, max });
+    }
+    Ok(())
+}
+
 pub(crate) fn check_field(
     what: &'static str,
     bytes: &[u8],
     min: usize,
     max: usize,
 ) -> Result<(), FieldError> {
-    if bytes.len() < min {
-        return Err(FieldError::Empty { what });
-    }
-    if bytes.len() > max {
-        return Err(FieldError::TooLong {
-            what,
-            len: bytes.len(),
-            max,
-        });
-    }
+    check_len(what, bytes.len(), min, max)?;
     if memchr::memchr(0, bytes).is_some() {
         return Err(FieldError::Nul { what });
     }
@@ -64,6 +65,14 @@ macro_rules! field_type {
             pub fn new(bytes: impl Into<Bytes>) -> Result<Self, FieldError> {
                 let bytes = bytes.into();
                 check_field($what, &bytes, $min, $max)?;
+                Ok(Self(bytes))
+            }
+
+            /// Wraps a field cut from a payload before a NUL separator: it cannot hold a NUL, so
+            /// only the length is checked.
+            #[allow(dead_code)] // not every field type stands before a separator
+            pub(crate) fn from_inner(bytes: Bytes) -> Result<Self, FieldError> {
+                check_len($what, bytes.len(), $min, $max)?;
                 Ok(Self(bytes))
             }
 

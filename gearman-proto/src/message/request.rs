@@ -192,39 +192,43 @@ impl Request {
         }
     }
 
-    /// Reads a request from a framed packet, which must carry `\0REQ`.
+    /// Reads a request from a framed packet, which must carry `\0REQ`. `TryFrom<Packet>` does
+    /// the same without cloning the packet.
     pub fn from_packet(packet: &Packet) -> Result<Self, MessageError> {
-        check_direction(packet, Magic::Req)?;
+        Self::decode(packet.clone())
+    }
+
+    fn decode(packet: Packet) -> Result<Self, MessageError> {
+        check_direction(&packet, Magic::Req)?;
         let ty = packet.ty();
-        let submit = |priority, background| -> Result<Self, MessageError> {
-            let [function, unique, data] = packet.split::<3>();
+        let submit = |packet: Packet, priority, background| -> Result<Self, MessageError> {
+            let [function, unique, data] = packet.into_split::<3>();
             Ok(Self::Submit(Submit {
-                function: FunctionName::new(function)?,
-                unique: UniqueId::new(unique)?,
+                function: FunctionName::from_inner(function)?,
+                unique: UniqueId::from_inner(unique)?,
                 data,
                 priority,
                 background,
             }))
         };
-        let reduce = |background| -> Result<Self, MessageError> {
-            let [function, unique, reducer, aggregator, data] = packet.split::<5>();
+        let reduce = |packet: Packet, background| -> Result<Self, MessageError> {
+            let [function, unique, reducer, aggregator, data] = packet.into_split::<5>();
             Ok(Self::SubmitReduce(SubmitReduce {
-                function: FunctionName::new(function)?,
-                unique: UniqueId::new(unique)?,
-                reducer: FunctionName::new(reducer)?,
+                function: FunctionName::from_inner(function)?,
+                unique: UniqueId::from_inner(unique)?,
+                reducer: FunctionName::from_inner(reducer)?,
                 aggregator,
                 data,
                 background,
             }))
         };
-        let [first] = packet.split::<1>();
         Ok(match ty {
-            PacketType::CAN_DO => Self::CanDo(FunctionName::new(first)?),
-            PacketType::CANT_DO => Self::CantDo(FunctionName::new(first)?),
+            PacketType::CAN_DO => Self::CanDo(FunctionName::new(packet.into_body())?),
+            PacketType::CANT_DO => Self::CantDo(FunctionName::new(packet.into_body())?),
             PacketType::CAN_DO_TIMEOUT => {
-                let [function, timeout] = packet.split::<2>();
+                let [function, timeout] = packet.into_split::<2>();
                 Self::CanDoTimeout {
-                    function: FunctionName::new(function)?,
+                    function: FunctionName::from_inner(function)?,
                     timeout_ms: parse_u32("timeout", &timeout)?,
                 }
             }
@@ -233,27 +237,27 @@ impl Request {
             PacketType::GRAB_JOB => Self::Grab(GrabKind::Plain),
             PacketType::GRAB_JOB_UNIQ => Self::Grab(GrabKind::Uniq),
             PacketType::GRAB_JOB_ALL => Self::Grab(GrabKind::All),
-            PacketType::SUBMIT_JOB => submit(Priority::Normal, false)?,
-            PacketType::SUBMIT_JOB_BG => submit(Priority::Normal, true)?,
-            PacketType::SUBMIT_JOB_HIGH => submit(Priority::High, false)?,
-            PacketType::SUBMIT_JOB_HIGH_BG => submit(Priority::High, true)?,
-            PacketType::SUBMIT_JOB_LOW => submit(Priority::Low, false)?,
-            PacketType::SUBMIT_JOB_LOW_BG => submit(Priority::Low, true)?,
+            PacketType::SUBMIT_JOB => submit(packet, Priority::Normal, false)?,
+            PacketType::SUBMIT_JOB_BG => submit(packet, Priority::Normal, true)?,
+            PacketType::SUBMIT_JOB_HIGH => submit(packet, Priority::High, false)?,
+            PacketType::SUBMIT_JOB_HIGH_BG => submit(packet, Priority::High, true)?,
+            PacketType::SUBMIT_JOB_LOW => submit(packet, Priority::Low, false)?,
+            PacketType::SUBMIT_JOB_LOW_BG => submit(packet, Priority::Low, true)?,
             PacketType::SUBMIT_JOB_EPOCH => {
-                let [function, unique, epoch, data] = packet.split::<4>();
+                let [function, unique, epoch, data] = packet.into_split::<4>();
                 Self::SubmitEpoch {
-                    function: FunctionName::new(function)?,
-                    unique: UniqueId::new(unique)?,
+                    function: FunctionName::from_inner(function)?,
+                    unique: UniqueId::from_inner(unique)?,
                     epoch: parse_u64("epoch", &epoch)?,
                     data,
                 }
             }
             PacketType::SUBMIT_JOB_SCHED => {
                 let [function, unique, minute, hour, day_of_month, month, day_of_week, data] =
-                    packet.split::<8>();
+                    packet.into_split::<8>();
                 Self::SubmitSched {
-                    function: FunctionName::new(function)?,
-                    unique: UniqueId::new(unique)?,
+                    function: FunctionName::from_inner(function)?,
+                    unique: UniqueId::from_inner(unique)?,
                     schedule: Schedule {
                         minute,
                         hour,
@@ -264,15 +268,17 @@ impl Request {
                     data,
                 }
             }
-            PacketType::SUBMIT_REDUCE_JOB => reduce(false)?,
-            PacketType::SUBMIT_REDUCE_JOB_BACKGROUND => reduce(true)?,
-            PacketType::GET_STATUS => Self::GetStatus(JobHandle::new(first)?),
-            PacketType::GET_STATUS_UNIQUE => Self::GetStatusUnique(UniqueId::new(first)?),
-            PacketType::ECHO_REQ => Self::Echo(first),
-            PacketType::SET_CLIENT_ID => Self::SetClientId(ClientId::new(first)?),
+            PacketType::SUBMIT_REDUCE_JOB => reduce(packet, false)?,
+            PacketType::SUBMIT_REDUCE_JOB_BACKGROUND => reduce(packet, true)?,
+            PacketType::GET_STATUS => Self::GetStatus(JobHandle::new(packet.into_body())?),
+            PacketType::GET_STATUS_UNIQUE => {
+                Self::GetStatusUnique(UniqueId::new(packet.into_body())?)
+            }
+            PacketType::ECHO_REQ => Self::Echo(packet.into_body()),
+            PacketType::SET_CLIENT_ID => Self::SetClientId(ClientId::new(packet.into_body())?),
             PacketType::ALL_YOURS => Self::AllYours,
-            PacketType::OPTION_REQ => Self::Option(OptionName::new(first)?),
-            _ => Self::Work(WorkUpdate::from_packet(packet)?),
+            PacketType::OPTION_REQ => Self::Option(OptionName::new(packet.into_body())?),
+            _ => Self::Work(WorkUpdate::decode(packet)?),
         })
     }
 
@@ -356,7 +362,7 @@ impl Request {
 impl TryFrom<Packet> for Request {
     type Error = MessageError;
     fn try_from(packet: Packet) -> Result<Self, MessageError> {
-        Self::from_packet(&packet)
+        Self::decode(packet)
     }
 }
 

@@ -124,56 +124,60 @@ impl Response {
         }
     }
 
-    /// Reads a response from a framed packet, which must carry `\0RES`.
+    /// Reads a response from a framed packet, which must carry `\0RES`. `TryFrom<Packet>` does
+    /// the same without cloning the packet.
     pub fn from_packet(packet: &Packet) -> Result<Self, MessageError> {
-        check_direction(packet, Magic::Res)?;
-        let [first] = packet.split::<1>();
+        Self::decode(packet.clone())
+    }
+
+    fn decode(packet: Packet) -> Result<Self, MessageError> {
+        check_direction(&packet, Magic::Res)?;
         Ok(match packet.ty() {
             PacketType::NOOP => Self::Noop,
             PacketType::NO_JOB => Self::NoJob,
-            PacketType::JOB_CREATED => Self::JobCreated(JobHandle::new(first)?),
+            PacketType::JOB_CREATED => Self::JobCreated(JobHandle::new(packet.into_body())?),
             PacketType::JOB_ASSIGN => {
-                let [handle, function, data] = packet.split::<3>();
+                let [handle, function, data] = packet.into_split::<3>();
                 Self::JobAssign(JobAssign {
-                    handle: JobHandle::new(handle)?,
-                    function: FunctionName::new(function)?,
+                    handle: JobHandle::from_inner(handle)?,
+                    function: FunctionName::from_inner(function)?,
                     unique: None,
                     reducer: None,
                     data,
                 })
             }
             PacketType::JOB_ASSIGN_UNIQ => {
-                let [handle, function, unique, data] = packet.split::<4>();
+                let [handle, function, unique, data] = packet.into_split::<4>();
                 Self::JobAssign(JobAssign {
-                    handle: JobHandle::new(handle)?,
-                    function: FunctionName::new(function)?,
-                    unique: Some(UniqueId::new(unique)?),
+                    handle: JobHandle::from_inner(handle)?,
+                    function: FunctionName::from_inner(function)?,
+                    unique: Some(UniqueId::from_inner(unique)?),
                     reducer: None,
                     data,
                 })
             }
             PacketType::JOB_ASSIGN_ALL => {
-                let [handle, function, unique, reducer, data] = packet.split::<5>();
+                let [handle, function, unique, reducer, data] = packet.into_split::<5>();
                 Self::JobAssign(JobAssign {
-                    handle: JobHandle::new(handle)?,
-                    function: FunctionName::new(function)?,
-                    unique: Some(UniqueId::new(unique)?),
-                    reducer: Some(FunctionName::new(reducer)?),
+                    handle: JobHandle::from_inner(handle)?,
+                    function: FunctionName::from_inner(function)?,
+                    unique: Some(UniqueId::from_inner(unique)?),
+                    reducer: Some(FunctionName::from_inner(reducer)?),
                     data,
                 })
             }
-            PacketType::ECHO_RES => Self::Echo(first),
+            PacketType::ECHO_RES => Self::Echo(packet.into_body()),
             PacketType::ERROR => {
-                let [code, text] = packet.split::<2>();
+                let [code, text] = packet.into_split::<2>();
                 Self::Error(ErrorPacket {
                     code,
                     text: text_field("error text", text)?,
                 })
             }
             PacketType::STATUS_RES => {
-                let [handle, known, running, num, den] = packet.split::<5>();
+                let [handle, known, running, num, den] = packet.into_split::<5>();
                 Self::Status(JobStatus {
-                    handle: JobHandle::new(handle)?,
+                    handle: JobHandle::from_inner(handle)?,
                     known: parse_flag("known", &known)?,
                     running: parse_flag("running", &running)?,
                     numerator: parse_opt_u32("numerator", &num)?,
@@ -181,9 +185,9 @@ impl Response {
                 })
             }
             PacketType::STATUS_RES_UNIQUE => {
-                let [unique, known, running, num, den, clients] = packet.split::<6>();
+                let [unique, known, running, num, den, clients] = packet.into_split::<6>();
                 Self::StatusUnique(UniqueStatus {
-                    unique: UniqueId::new(unique)?,
+                    unique: UniqueId::from_inner(unique)?,
                     known: parse_flag("known", &known)?,
                     running: parse_flag("running", &running)?,
                     numerator: parse_opt_u32("numerator", &num)?,
@@ -191,8 +195,8 @@ impl Response {
                     waiting_clients: parse_u32("client count", &clients)?,
                 })
             }
-            PacketType::OPTION_RES => Self::Option(OptionName::new(first)?),
-            _ => Self::Work(WorkUpdate::from_packet(packet)?),
+            PacketType::OPTION_RES => Self::Option(OptionName::new(packet.into_body())?),
+            _ => Self::Work(WorkUpdate::decode(packet)?),
         })
     }
 
@@ -258,7 +262,7 @@ impl Response {
 impl TryFrom<Packet> for Response {
     type Error = MessageError;
     fn try_from(packet: Packet) -> Result<Self, MessageError> {
-        Self::from_packet(&packet)
+        Self::decode(packet)
     }
 }
 

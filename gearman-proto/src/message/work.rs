@@ -87,19 +87,19 @@ impl WorkUpdate {
     }
 
     /// Reads a WORK_* packet (the caller has checked type and magic).
-    pub(super) fn from_packet(packet: &Packet) -> Result<Self, MessageError> {
+    pub(super) fn decode(packet: Packet) -> Result<Self, MessageError> {
         let ty = packet.ty();
         Ok(match ty {
             PacketType::WORK_STATUS => {
-                let [handle, num, den] = packet.split::<3>();
+                let [handle, num, den] = packet.into_split::<3>();
                 Self::Status {
-                    handle: JobHandle::new(handle)?,
+                    handle: JobHandle::from_inner(handle)?,
                     numerator: parse_u32("numerator", &num)?,
                     denominator: parse_u32("denominator", &den)?,
                 }
             }
             PacketType::WORK_FAIL => {
-                let [mut handle] = packet.split::<1>();
+                let [mut handle] = packet.into_split::<1>();
                 if handle.last() == Some(&0) {
                     handle.truncate(handle.len() - 1);
                 }
@@ -108,8 +108,8 @@ impl WorkUpdate {
                 }
             }
             _ => {
-                let [handle, data] = packet.split::<2>();
-                let handle = JobHandle::new(handle)?;
+                let [handle, data] = packet.into_split::<2>();
+                let handle = JobHandle::from_inner(handle)?;
                 match ty {
                     PacketType::WORK_DATA => Self::Data { handle, data },
                     PacketType::WORK_WARNING => Self::Warning { handle, data },
