@@ -1,0 +1,59 @@
+//! What the worker machine tells its driver.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use gearman_proto::{ErrorPacket, FunctionName, JobHandle, UniqueId};
+
+/// A job the server handed out, to be run and then finished exactly once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    /// The server's handle.
+    pub handle: JobHandle,
+    /// The function to run.
+    pub function: FunctionName,
+    /// The unique id (GRAB_JOB_UNIQ / GRAB_JOB_ALL).
+    pub unique: Option<UniqueId>,
+    /// The reducer (reduce jobs via GRAB_JOB_ALL).
+    pub reducer: Option<FunctionName>,
+    /// The workload.
+    pub data: Bytes,
+    /// When the server takes the job back (CAN_DO_TIMEOUT), if it will.
+    pub deadline: Option<Instant>,
+}
+
+/// Why a job was taken away from its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbandonReason {
+    /// The connection dropped: gearmand re-queues the job for another worker.
+    Disconnected,
+    /// The CAN_DO_TIMEOUT ran out: gearmand re-queues the job, so its result is no longer wanted.
+    TimedOut,
+}
+
+/// An output of the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Run this job, then call `update` as it goes and `finish` once.
+    Job(Assignment),
+    /// Stop this job's handler: its result would be refused (the server has re-queued it).
+    JobAbandoned {
+        /// The job.
+        handle: JobHandle,
+        /// Why.
+        reason: AbandonReason,
+    },
+    /// A job for a function this worker no longer offers: failed at once with WORK_FAIL.
+    JobRefused {
+        /// The job.
+        handle: JobHandle,
+        /// Its function.
+        function: FunctionName,
+    },
+    /// The server sent an ERROR packet (for instance JOB_NOT_FOUND for a late result).
+    ServerError(ErrorPacket),
+    /// The heartbeat ECHO went unanswered: the connection is dead and should be replaced.
+    ConnectionDead,
+    /// Draining finished: no job is held and none will be grabbed.
+    Drained,
+}

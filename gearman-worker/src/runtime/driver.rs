@@ -1,0 +1,395 @@
+//! One connection's driver: owns the socket and the machine, runs handlers, reconnects.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use gearman_proto::{ClientId, Decoder, JobHandle, Response, WorkUpdate};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::{debug, info, warn, Instrument};
+
+use super::backoff::{seed, Backoff};
+use super::handler::{Job, JobError};
+use super::{Phase, Shared};
+use crate::event::Event;
+use crate::function_set::FunctionSet;
+use crate::machine::{MachineConfig, Outcome, WorkerMachine};
+
+/// Socket-level settings shared by every driver.
+#[derive(Clone, Debug)]
+pub(crate) struct RuntimeConfig {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) keepalive: Option<Duration>,
+    pub(crate) backoff_initial: Duration,
+    pub(crate) backoff_max: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            keepalive: Some(Duration::from_secs(30)),
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+}
+
+/// From a job's task to its driver. `epoch` names the connection the job came on: results of a
+/// job from an earlier connection are dropped, even if a restarted server reuses its handle.
+#[derive(Debug)]
+pub(crate) enum JobMsg {
+    Update {
+        epoch: u64,
+        update: WorkUpdate,
+    },
+    Finished {
+        epoch: u64,
+        handle: JobHandle,
+        outcome: Outcome,
+    },
+}
+
+struct Running {
+    abort: AbortHandle,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    #[error("closed by the server")]
+    ByServer,
+    #[error("io: {0}")]
+    Io(std::io::Error),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("no answer to the heartbeat")]
+    HeartbeatTimeout,
+    #[error("shut down")]
+    Finished,
+}
+
+pub(crate) struct Driver {
+    addr: String,
+    machine: WorkerMachine,
+    config: Arc<RuntimeConfig>,
+    shared: Arc<Shared>,
+    functions: watch::Receiver<FunctionSet>,
+    phase: watch::Receiver<Phase>,
+    permits: Arc<Semaphore>,
+    grab_permit: Option<OwnedSemaphorePermit>,
+    running: HashMap<JobHandle, Running>,
+    job_tx: mpsc::Sender<JobMsg>,
+    job_rx: mpsc::Receiver<JobMsg>,
+    epoch: u64,
+    drained: bool,
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        addr: String,
+        client_id: Option<ClientId>,
+        machine_config: MachineConfig,
+        config: Arc<RuntimeConfig>,
+        shared: Arc<Shared>,
+        functions: watch::Receiver<FunctionSet>,
+        phase: watch::Receiver<Phase>,
+        permits: Arc<Semaphore>,
+    ) -> Self {
+        let mut machine = WorkerMachine::new(machine_config);
+        machine.set_client_id(client_id);
+        let (job_tx, job_rx) = mpsc::channel(1024);
+        Self {
+            addr,
+            machine,
+            config,
+            shared,
+            functions,
+            phase,
+            permits,
+            grab_permit: None,
+            running: HashMap::new(),
+            job_tx,
+            job_rx,
+            epoch: 0,
+            drained: false,
+        }
+    }
+
+    /// Connects, serves, and reconnects until the worker shuts down.
+    pub(crate) async fn run(mut self) {
+        let mut backoff = Backoff::new(
+            self.config.backoff_initial,
+            self.config.backoff_max,
+            seed(&self.addr),
+        );
+        loop {
+            if *self.phase.borrow() != Phase::Running {
+                return;
+            }
+            match self.connect().await {
+                Ok(stream) => {
+                    backoff.reset();
+                    let closed = self.serve(stream).await;
+                    match closed {
+                        Closed::Finished => return,
+                        other => warn!(server = %self.addr, reason = %other, "connection lost"),
+                    }
+                }
+                Err(e) => debug!(server = %self.addr, error = %e, "connect failed"),
+            }
+            if *self.phase.borrow() != Phase::Running {
+                return;
+            }
+            let delay = backoff.next_delay();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.phase.changed() => {}
+            }
+        }
+    }
+
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        let stream =
+            tokio::time::timeout(self.config.connect_timeout, TcpStream::connect(&self.addr))
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+                })??;
+        stream.set_nodelay(true)?;
+        if let Some(idle) = self.config.keepalive {
+            let keepalive = socket2::TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval(idle / 3);
+            socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
+        }
+        Ok(stream)
+    }
+
+    async fn serve(&mut self, stream: TcpStream) -> Closed {
+        self.epoch += 1;
+        let (mut rd, mut wr) = stream.into_split();
+        let decoder = Decoder::new();
+        let mut rbuf = BytesMut::with_capacity(16 * 1024);
+        let mut wbuf = BytesMut::with_capacity(16 * 1024);
+        self.machine
+            .set_functions(self.functions.borrow_and_update().clone());
+        self.machine.handle_connected(now());
+        if *self.phase.borrow() != Phase::Running {
+            self.machine.drain();
+        }
+        self.shared.connected.fetch_add(1, Ordering::Relaxed);
+        info!(server = %self.addr, "connected");
+        let closed = loop {
+            if let Err(closed) = self.pump_events() {
+                break closed;
+            }
+            while let Some(req) = self.machine.poll_transmit() {
+                if let Err(e) = req.encode(&mut wbuf) {
+                    warn!(error = %e, "dropping a request that cannot be encoded");
+                }
+            }
+            if !wbuf.is_empty() {
+                if let Err(e) = wr.write_all(&wbuf).await {
+                    break Closed::Io(e);
+                }
+                wbuf.clear();
+            }
+            if self.drained {
+                break Closed::Finished;
+            }
+            let timer = self.machine.poll_timeout().map(Instant::from_std);
+            let want_permit = self.machine.wants_grab() && self.grab_permit.is_none();
+            tokio::select! {
+                read = rd.read_buf(&mut rbuf) => match read {
+                    Ok(0) => break Closed::ByServer,
+                    Ok(_) => {
+                        if let Err(closed) = self.on_bytes(&decoder, &mut rbuf) {
+                            break closed;
+                        }
+                    }
+                    Err(e) => break Closed::Io(e),
+                },
+                Some(msg) = self.job_rx.recv() => self.on_job_msg(msg),
+                Ok(()) = self.functions.changed() => {
+                    let set = self.functions.borrow_and_update().clone();
+                    self.machine.set_functions(set);
+                }
+                Ok(()) = self.phase.changed() => {
+                    let phase = *self.phase.borrow_and_update();
+                    match phase {
+                        Phase::Running => {}
+                        Phase::Draining => self.machine.drain(),
+                        Phase::Stop => break Closed::Finished,
+                    }
+                }
+                _ = sleep_until(timer), if timer.is_some() => self.machine.handle_timeout(now()),
+                permit = self.permits.clone().acquire_owned(), if want_permit => {
+                    if let Ok(permit) = permit {
+                        self.grab_permit = Some(permit);
+                        self.machine.grant_grab();
+                    }
+                }
+            }
+            // A grab permit is held only while a GRAB is outstanding: NO_JOB or a refused
+            // job gives it back.
+            if self.grab_permit.is_some()
+                && self.machine.state() != crate::GrabState::AwaitingJob
+                && !self.machine.wants_grab()
+            {
+                self.machine.revoke_grab();
+                self.grab_permit = None;
+            }
+        };
+        self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+        self.machine.handle_disconnected(now());
+        let _ = self.pump_events();
+        self.grab_permit = None;
+        self.machine.revoke_grab();
+        closed
+    }
+
+    fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
+        loop {
+            let packet = match decoder.decode(rbuf) {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Closed::Protocol(e.to_string())),
+            };
+            let response =
+                Response::try_from(packet).map_err(|e| Closed::Protocol(e.to_string()))?;
+            self.machine
+                .handle_response(now(), response)
+                .map_err(|e| Closed::Protocol(e.to_string()))?;
+        }
+    }
+
+    fn on_job_msg(&mut self, msg: JobMsg) {
+        match msg {
+            JobMsg::Update { epoch, update } if epoch == self.epoch => {
+                let _ = self.machine.update(update);
+            }
+            JobMsg::Finished {
+                epoch,
+                handle,
+                outcome,
+            } if epoch == self.epoch => {
+                if self.running.remove(&handle).is_some() {
+                    self.shared.running.fetch_sub(1, Ordering::Relaxed);
+                }
+                if let Err(e) = self.machine.finish(&handle, outcome) {
+                    debug!(%handle, error = %e, "result of a job no longer held");
+                }
+            }
+            _ => debug!("message from a job of an earlier connection dropped"),
+        }
+    }
+
+    fn pump_events(&mut self) -> Result<(), Closed> {
+        while let Some(event) = self.machine.poll_event() {
+            match event {
+                Event::Job(assignment) => self.start_job(assignment),
+                Event::JobAbandoned { handle, reason } => {
+                    if let Some(job) = self.running.remove(&handle) {
+                        job.abort.abort();
+                        self.shared.running.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    warn!(%handle, ?reason, "job abandoned; the server re-queues it");
+                }
+                Event::JobRefused { handle, function } => {
+                    warn!(%handle, %function, "job for a function no longer offered: failed");
+                }
+                Event::ServerError(e) => warn!(
+                    code = %String::from_utf8_lossy(&e.code),
+                    text = %String::from_utf8_lossy(&e.text),
+                    "server error"
+                ),
+                Event::ConnectionDead => return Err(Closed::HeartbeatTimeout),
+                Event::Drained => self.drained = true,
+            }
+        }
+        Ok(())
+    }
+
+    fn start_job(&mut self, a: crate::Assignment) {
+        let permit = self.grab_permit.take();
+        self.machine.revoke_grab();
+        let handler = self
+            .shared
+            .handlers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&a.function);
+        let Some(handler) = handler else {
+            warn!(handle = %a.handle, function = %a.function, "no handler: failing the job");
+            let _ = self.machine.finish(&a.handle, Outcome::Fail);
+            return;
+        };
+        let span = tracing::info_span!("job", handle = %a.handle, function = %a.function);
+        let job = Job {
+            handle: a.handle.clone(),
+            function: a.function,
+            unique: a.unique,
+            data: a.data,
+            epoch: self.epoch,
+            updates: self.job_tx.clone(),
+        };
+        let inner = tokio::spawn(handler.call(job).instrument(span));
+        let abort = inner.abort_handle();
+        let tx = self.job_tx.clone();
+        let (epoch, handle) = (self.epoch, a.handle.clone());
+        tokio::spawn(async move {
+            let outcome = match inner.await {
+                Ok(Ok(data)) => Outcome::Complete(data),
+                Ok(Err(JobError::Fail)) => Outcome::Fail,
+                Ok(Err(JobError::Exception(data))) => Outcome::Exception(data),
+                Err(e) if e.is_panic() => {
+                    let panic = e.into_panic();
+                    let text = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "handler panicked".into());
+                    warn!(%handle, panic = %text, "handler panicked");
+                    Outcome::Exception(Bytes::from(format!("panic: {text}")))
+                }
+                // Aborted: the job was abandoned and is no longer ours to finish.
+                Err(_) => return,
+            };
+            let _ = tx
+                .send(JobMsg::Finished {
+                    epoch,
+                    handle,
+                    outcome,
+                })
+                .await;
+        });
+        self.shared.running.fetch_add(1, Ordering::Relaxed);
+        self.running.insert(
+            a.handle,
+            Running {
+                abort,
+                _permit: permit,
+            },
+        );
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

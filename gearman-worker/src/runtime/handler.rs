@@ -1,0 +1,127 @@
+//! Job handlers and what they get: the job, and a way to report progress.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gearman_proto::{FunctionName, JobHandle, UniqueId, WorkUpdate};
+use tokio::sync::mpsc;
+
+use super::driver::JobMsg;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// How a handler ends a job other than with a result.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// Sent as WORK_FAIL.
+    #[error("job failed")]
+    Fail,
+    /// Sent as WORK_EXCEPTION with this data (clients without the `exceptions` option see a
+    /// WORK_FAIL).
+    #[error("job raised an exception")]
+    Exception(Bytes),
+}
+
+/// What a handler returns: WORK_COMPLETE data, or a failure.
+pub type JobResult = Result<Bytes, JobError>;
+
+/// Runs jobs. Implemented for every `Fn(Job) -> impl Future<Output = JobResult>`.
+pub trait Handler: Send + Sync + 'static {
+    /// Runs one job.
+    fn call(&self, job: Job) -> BoxFuture<JobResult>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Job) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = JobResult> + Send + 'static,
+{
+    fn call(&self, job: Job) -> BoxFuture<JobResult> {
+        Box::pin(self(job))
+    }
+}
+
+/// A shared handler.
+pub type SharedHandler = Arc<dyn Handler>;
+
+/// The progress channel closed: the job was abandoned or the worker is shutting down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the job is no longer held by its connection")]
+pub struct JobGone;
+
+/// One job, as a handler sees it.
+#[derive(Debug)]
+pub struct Job {
+    pub(crate) handle: JobHandle,
+    pub(crate) function: FunctionName,
+    pub(crate) unique: Option<UniqueId>,
+    pub(crate) data: Bytes,
+    pub(crate) epoch: u64,
+    pub(crate) updates: mpsc::Sender<JobMsg>,
+}
+
+impl Job {
+    /// The server's handle.
+    pub fn handle(&self) -> &JobHandle {
+        &self.handle
+    }
+
+    /// The function.
+    pub fn function(&self) -> &FunctionName {
+        &self.function
+    }
+
+    /// The unique id, when the server sent one.
+    pub fn unique(&self) -> Option<&UniqueId> {
+        self.unique.as_ref()
+    }
+
+    /// The workload.
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    async fn send(&self, update: WorkUpdate) -> Result<(), JobGone> {
+        self.updates
+            .send(JobMsg::Update {
+                epoch: self.epoch,
+                update,
+            })
+            .await
+            .map_err(|_| JobGone)
+    }
+
+    /// Sends WORK_DATA (a partial result) to waiting clients.
+    pub async fn send_data(&self, data: impl Into<Bytes>) -> Result<(), JobGone> {
+        let handle = self.handle.clone();
+        self.send(WorkUpdate::Data {
+            handle,
+            data: data.into(),
+        })
+        .await
+    }
+
+    /// Sends WORK_WARNING.
+    pub async fn send_warning(&self, data: impl Into<Bytes>) -> Result<(), JobGone> {
+        let handle = self.handle.clone();
+        self.send(WorkUpdate::Warning {
+            handle,
+            data: data.into(),
+        })
+        .await
+    }
+
+    /// Sends WORK_STATUS: `numerator` of `denominator` done.
+    pub async fn send_status(&self, numerator: u32, denominator: u32) -> Result<(), JobGone> {
+        let handle = self.handle.clone();
+        self.send(WorkUpdate::Status {
+            handle,
+            numerator,
+            denominator,
+        })
+        .await
+    }
+}
