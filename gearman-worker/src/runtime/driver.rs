@@ -1,16 +1,21 @@
 //! One connection's driver: owns the socket and the machine, runs handlers, reconnects.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::future::{AbortHandle, Abortable};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use gearman_proto::{ClientId, Decoder, JobHandle, Response, WorkUpdate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
@@ -41,25 +46,21 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// From a job's task to its driver. `epoch` names the connection the job came on: results of a
+/// From a job's handler to its driver. `epoch` names the connection the job came on: updates of a
 /// job from an earlier connection are dropped, even if a restarted server reuses its handle.
 #[derive(Debug)]
-pub(crate) enum JobMsg {
-    Update {
-        epoch: u64,
-        update: WorkUpdate,
-    },
-    Finished {
-        epoch: u64,
-        handle: JobHandle,
-        outcome: Outcome,
-    },
+pub(crate) struct JobMsg {
+    pub(crate) epoch: u64,
+    pub(crate) update: WorkUpdate,
 }
 
 struct Running {
     abort: AbortHandle,
     _permit: Option<OwnedSemaphorePermit>,
 }
+
+/// A job's handler future, run on its connection's task; it yields the job's outcome.
+type JobFuture = Abortable<Pin<Box<dyn Future<Output = (JobHandle, Outcome)> + Send>>>;
 
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,7 @@ pub(crate) struct Driver {
     permits: Arc<Semaphore>,
     grab_permit: Option<OwnedSemaphorePermit>,
     running: HashMap<JobHandle, Running>,
+    jobs: FuturesUnordered<JobFuture>,
     job_tx: mpsc::Sender<JobMsg>,
     job_rx: mpsc::Receiver<JobMsg>,
     epoch: u64,
@@ -121,6 +123,7 @@ impl Driver {
             permits,
             grab_permit: None,
             running: HashMap::new(),
+            jobs: FuturesUnordered::new(),
             job_tx,
             job_rx,
             epoch: 0,
@@ -161,21 +164,8 @@ impl Driver {
         }
     }
 
-    async fn connect(&self) -> std::io::Result<TcpStream> {
-        let stream =
-            tokio::time::timeout(self.config.connect_timeout, TcpStream::connect(&self.addr))
-                .await
-                .map_err(|_| {
-                    std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
-                })??;
-        stream.set_nodelay(true)?;
-        if let Some(idle) = self.config.keepalive {
-            let keepalive = socket2::TcpKeepalive::new()
-                .with_time(idle)
-                .with_interval(idle / 3);
-            socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
-        }
-        Ok(stream)
+    fn connect(&self) -> impl Future<Output = std::io::Result<TcpStream>> + Send + 'static {
+        connect(self.addr.clone(), self.config.clone())
     }
 
     async fn serve(&mut self, stream: TcpStream) -> Closed {
@@ -195,6 +185,14 @@ impl Driver {
         let closed = loop {
             if let Err(closed) = self.pump_events() {
                 break closed;
+            }
+            // Take a free permit at once, so that a finished job's WORK_COMPLETE and the next
+            // GRAB leave in one write.
+            if self.machine.wants_grab() && self.grab_permit.is_none() {
+                if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+                    self.grab_permit = Some(permit);
+                    self.machine.grant_grab();
+                }
             }
             while let Some(req) = self.machine.poll_transmit() {
                 if let Err(e) = req.encode(&mut wbuf) {
@@ -223,6 +221,11 @@ impl Driver {
                     Err(e) => break Closed::Io(e),
                 },
                 Some(msg) = self.job_rx.recv() => self.on_job_msg(msg),
+                Some(done) = self.jobs.next(), if !self.jobs.is_empty() => {
+                    if let Ok((handle, outcome)) = done {
+                        self.on_finished(handle, outcome);
+                    }
+                }
                 Ok(()) = self.functions.changed() => {
                     let set = self.functions.borrow_and_update().clone();
                     self.machine.set_functions(set);
@@ -256,6 +259,8 @@ impl Driver {
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
         self.machine.handle_disconnected(now());
         let _ = self.pump_events();
+        // Abandoned handlers were aborted above; drop them now.
+        self.jobs.clear();
         self.grab_permit = None;
         self.machine.revoke_grab();
         closed
@@ -277,23 +282,23 @@ impl Driver {
     }
 
     fn on_job_msg(&mut self, msg: JobMsg) {
-        match msg {
-            JobMsg::Update { epoch, update } if epoch == self.epoch => {
-                let _ = self.machine.update(update);
-            }
-            JobMsg::Finished {
-                epoch,
-                handle,
-                outcome,
-            } if epoch == self.epoch => {
-                if self.running.remove(&handle).is_some() {
-                    self.shared.running.fetch_sub(1, Ordering::Relaxed);
-                }
-                if let Err(e) = self.machine.finish(&handle, outcome) {
-                    debug!(%handle, error = %e, "result of a job no longer held");
-                }
-            }
-            _ => debug!("message from a job of an earlier connection dropped"),
+        if msg.epoch != self.epoch {
+            debug!("update from a job of an earlier connection dropped");
+        } else if let Err(e) = self.machine.update(msg.update) {
+            debug!(error = %e, "update for a job no longer held");
+        }
+    }
+
+    fn on_finished(&mut self, handle: JobHandle, outcome: Outcome) {
+        // The handler awaited its updates into the channel before it returned: send them first.
+        while let Ok(msg) = self.job_rx.try_recv() {
+            self.on_job_msg(msg);
+        }
+        if self.running.remove(&handle).is_some() {
+            self.shared.running.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Err(e) = self.machine.finish(&handle, outcome) {
+            debug!(%handle, error = %e, "result of a job no longer held");
         }
     }
 
@@ -346,36 +351,31 @@ impl Driver {
             epoch: self.epoch,
             updates: self.job_tx.clone(),
         };
-        let inner = tokio::spawn(handler.call(job).instrument(span));
-        let abort = inner.abort_handle();
-        let tx = self.job_tx.clone();
-        let (epoch, handle) = (self.epoch, a.handle.clone());
-        tokio::spawn(async move {
-            let outcome = match inner.await {
-                Ok(Ok(data)) => Outcome::Complete(data),
-                Ok(Err(JobError::Fail)) => Outcome::Fail,
-                Ok(Err(JobError::Exception(data))) => Outcome::Exception(data),
-                Err(e) if e.is_panic() => {
-                    let panic = e.into_panic();
-                    let text = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "handler panicked".into());
-                    warn!(%handle, panic = %text, "handler panicked");
-                    Outcome::Exception(Bytes::from(format!("panic: {text}")))
-                }
-                // Aborted: the job was abandoned and is no longer ours to finish.
-                Err(_) => return,
-            };
-            let _ = tx
-                .send(JobMsg::Finished {
-                    epoch,
-                    handle,
-                    outcome,
-                })
-                .await;
-        });
+        let handle = a.handle.clone();
+        let run = AssertUnwindSafe(handler.call(job)).catch_unwind();
+        let fut: Pin<Box<dyn Future<Output = (JobHandle, Outcome)> + Send>> = Box::pin(
+            async move {
+                let outcome = match run.await {
+                    Ok(Ok(data)) => Outcome::Complete(data),
+                    Ok(Err(JobError::Fail)) => Outcome::Fail,
+                    Ok(Err(JobError::Exception(data))) => Outcome::Exception(data),
+                    Err(panic) => {
+                        let text = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "handler panicked".into());
+                        warn!(%handle, panic = %text, "handler panicked");
+                        Outcome::Exception(Bytes::from(format!("panic: {text}")))
+                    }
+                };
+                (handle, outcome)
+            }
+            .instrument(span),
+        );
+        // Aborting (the job was abandoned) drops the handler: nothing is sent for the job.
+        let (abort, registration) = AbortHandle::new_pair();
+        self.jobs.push(Abortable::new(fut, registration));
         self.shared.running.fetch_add(1, Ordering::Relaxed);
         self.running.insert(
             a.handle,
@@ -392,4 +392,19 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// Opens a connection with TCP_NODELAY (small packets must not wait on delayed ACKs) and keepalive.
+async fn connect(addr: String, config: Arc<RuntimeConfig>) -> std::io::Result<TcpStream> {
+    let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(&addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    if let Some(idle) = config.keepalive {
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval(idle / 3);
+        socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
+    }
+    Ok(stream)
 }

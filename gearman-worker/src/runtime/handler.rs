@@ -29,6 +29,11 @@ pub enum JobError {
 pub type JobResult = Result<Bytes, JobError>;
 
 /// Runs jobs. Implemented for every `Fn(Job) -> impl Future<Output = JobResult>`.
+///
+/// The future runs on its connection's task, beside the socket (no task spawn, no cross-thread
+/// hand-off per job). It must not block: run CPU-heavy or blocking work with
+/// `tokio::task::spawn_blocking` and await it. A panic in it is caught and reported as
+/// WORK_EXCEPTION `panic: <message>`; the worker keeps serving.
 pub trait Handler: Send + Sync + 'static {
     /// Runs one job.
     fn call(&self, job: Job) -> BoxFuture<JobResult>;
@@ -86,7 +91,7 @@ impl Job {
 
     async fn send(&self, update: WorkUpdate) -> Result<(), JobGone> {
         self.updates
-            .send(JobMsg::Update {
+            .send(JobMsg {
                 epoch: self.epoch,
                 update,
             })

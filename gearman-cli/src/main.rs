@@ -1,0 +1,50 @@
+//! `gearmanctl`: the command-line face of the Gearman crate family.
+
+mod work;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line tools for Gearman job servers.
+#[derive(Debug, Parser)]
+#[command(name = "gearmanctl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a worker: each job runs COMMAND with the workload on stdin and returns its stdout.
+    Work(work::WorkArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gearmanctl: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Work(args) => work::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gearmanctl: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
