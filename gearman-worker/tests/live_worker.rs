@@ -99,6 +99,7 @@ async fn reregisters_and_serves_within_5s_of_a_gearmand_restart() {
             f("live:echo"),
             |job: Job| async move { Ok(job.data().clone()) },
         )
+        .client_id(ClientId::try_from("restart-survivor").unwrap())
         .spawn()
         .unwrap();
     let mut c = RawClient::connect(g.addr()).await;
@@ -122,6 +123,51 @@ async fn reregisters_and_serves_within_5s_of_a_gearmand_restart() {
         served < Duration::from_secs(5),
         "served {served:?} after the restart"
     );
+    // The client id was replayed on the new connection.
+    let AdminReply::Workers(rows) = common::admin(g.addr(), AdminCommand::Workers).await else {
+        panic!("not a workers reply")
+    };
+    assert!(rows
+        .iter()
+        .any(|r| r.client_id.as_deref() == Some(&b"restart-survivor"[..])
+            && r.functions == vec![Bytes::from_static(b"live:echo")]));
+    worker.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_several_servers_at_once() {
+    let (Some(a), Some(b)) = (
+        gearmand_or_skip("serves_several_servers_at_once"),
+        gearmand_or_skip("serves_several_servers_at_once"),
+    ) else {
+        return;
+    };
+    let worker = Worker::builder()
+        .server(a.addr().to_string())
+        .server(b.addr().to_string())
+        .concurrency(2)
+        .function(f("live:where"), reverse)
+        .spawn()
+        .unwrap();
+    let mut ca = RawClient::connect(a.addr()).await;
+    let mut cb = RawClient::connect(b.addr()).await;
+    for i in 0..5 {
+        let (da, db) = (format!("a{i}"), format!("b{i}"));
+        let (ra, rb) = tokio::join!(
+            ca.call("live:where", da.as_bytes()),
+            cb.call("live:where", db.as_bytes())
+        );
+        let want_a: String = da.chars().rev().collect();
+        let want_b: String = db.chars().rev().collect();
+        assert!(matches!(ra, WorkUpdate::Complete { data, .. } if data == want_a.as_str()));
+        assert!(matches!(rb, WorkUpdate::Complete { data, .. } if data == want_b.as_str()));
+    }
+    assert_eq!(worker.connected(), 2);
+    // One server going away leaves the other served.
+    drop(a);
+    assert!(eventually(WAIT, || async { worker.connected() == 1 }).await);
+    let r = cb.call("live:where", b"still").await;
+    assert!(matches!(r, WorkUpdate::Complete { data, .. } if data == "llits"));
     worker.shutdown(WAIT).await.unwrap();
 }
 
