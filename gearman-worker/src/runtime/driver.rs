@@ -186,6 +186,7 @@ impl Driver {
             if let Err(closed) = self.pump_events() {
                 break closed;
             }
+            self.settle_grab_permit();
             // Take a free permit at once, so that a finished job's WORK_COMPLETE and the next
             // GRAB leave in one write.
             if self.machine.wants_grab() && self.grab_permit.is_none() {
@@ -246,15 +247,6 @@ impl Driver {
                     }
                 }
             }
-            // A grab permit is held only while a GRAB is outstanding: NO_JOB or a refused
-            // job gives it back.
-            if self.grab_permit.is_some()
-                && self.machine.state() != crate::GrabState::AwaitingJob
-                && !self.machine.wants_grab()
-            {
-                self.machine.revoke_grab();
-                self.grab_permit = None;
-            }
         };
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
         self.machine.handle_disconnected(now());
@@ -264,6 +256,20 @@ impl Driver {
         self.grab_permit = None;
         self.machine.revoke_grab();
         closed
+    }
+
+    /// A grab permit is held only while a GRAB is outstanding. Once its answer came (a job took
+    /// the permit, or NO_JOB, or a refused job), it serves the next GRAB or goes back.
+    fn settle_grab_permit(&mut self) {
+        if self.grab_permit.is_none() || self.machine.state() == crate::GrabState::AwaitingJob {
+            return;
+        }
+        if self.machine.wants_grab() {
+            self.machine.grant_grab();
+        } else {
+            self.machine.revoke_grab();
+            self.grab_permit = None;
+        }
     }
 
     fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
