@@ -55,9 +55,16 @@ impl Header {
 
     /// Appends the 12 header bytes to `buf`.
     pub fn encode(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.magic.bytes());
-        buf.put_u32(self.ty.0);
-        buf.put_u32(self.len);
+        buf.put_slice(&self.to_bytes());
+    }
+
+    /// The 12 header bytes.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out[..4].copy_from_slice(&self.magic.bytes());
+        out[4..8].copy_from_slice(&self.ty.0.to_be_bytes());
+        out[8..].copy_from_slice(&self.len.to_be_bytes());
+        out
     }
 }
 
