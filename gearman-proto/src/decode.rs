@@ -81,13 +81,21 @@ impl Decoder {
         if buf.len() < total {
             return Ok(None);
         }
-        if let Err(e) = check_shape(header.ty, &buf[HEADER_LEN..total]) {
-            buf.advance(total);
-            return Err(e);
-        }
+        let seps = match check_shape(header.ty, &buf[HEADER_LEN..total]) {
+            Ok(seps) => seps,
+            Err(e) => {
+                buf.advance(total);
+                return Err(e);
+            }
+        };
         let mut frame = buf.split_to(total).freeze();
         frame.advance(HEADER_LEN);
-        Ok(Some(Packet::from_checked(header.magic, header.ty, frame)))
+        Ok(Some(Packet::from_checked(
+            header.magic,
+            header.ty,
+            frame,
+            seps,
+        )))
     }
 
     /// Decodes one frame as a server sees them: a packet if the next byte is NUL, otherwise an

@@ -5,14 +5,24 @@ use bytes::{Buf, BufMut, Bytes};
 use crate::header::{Header, HEADER_LEN};
 use crate::{DecodeError, EncodeError, Magic, PacketType};
 
-/// Checks that `body` has the field shape of `ty`. Types outside the table pass unchecked.
-pub(crate) fn check_shape(ty: PacketType, body: &[u8]) -> Result<(), DecodeError> {
+/// Where the NUL separators of a payload are, as found when its shape was checked, so that
+/// splitting into fields does not search again. At most 7 (SUBMIT_JOB_SCHED has 8 fields).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Separators {
+    count: u8,
+    at: [u32; 7],
+}
+
+/// Checks that `body` has the field shape of `ty` and records its separators. Types outside the
+/// table pass unchecked, with none.
+pub(crate) fn check_shape(ty: PacketType, body: &[u8]) -> Result<Separators, DecodeError> {
+    let mut seps = Separators::default();
     let Some(shape) = ty.shape() else {
-        return Ok(());
+        return Ok(seps);
     };
     if shape.arity == 0 {
         if body.is_empty() {
-            return Ok(());
+            return Ok(seps);
         }
         return Err(DecodeError::UnexpectedBody {
             ty,
@@ -20,15 +30,23 @@ pub(crate) fn check_shape(ty: PacketType, body: &[u8]) -> Result<(), DecodeError
         });
     }
     let needed = usize::from(shape.arity) - 1;
-    let found = memchr::memchr_iter(0, body).take(needed).count();
-    if found < needed {
+    for (slot, at) in seps
+        .at
+        .iter_mut()
+        .zip(memchr::memchr_iter(0, body).take(needed))
+    {
+        // The payload fits a u32: its size came from one.
+        *slot = u32::try_from(at).unwrap_or(u32::MAX);
+        seps.count += 1;
+    }
+    if usize::from(seps.count) < needed {
         return Err(DecodeError::Arity {
             ty,
             expected: shape.arity,
-            got: u8::try_from(found + 1).unwrap_or(u8::MAX),
+            got: seps.count + 1,
         });
     }
-    Ok(())
+    Ok(seps)
 }
 
 /// Iterator over the fields of a payload: split at the first `arity - 1` NULs.
@@ -162,18 +180,34 @@ pub struct Packet {
     magic: Magic,
     ty: PacketType,
     body: Bytes,
+    seps: Separators,
 }
 
 impl Packet {
     /// Checks `body` against the shape of `ty` and wraps it.
     pub fn new(magic: Magic, ty: PacketType, body: Bytes) -> Result<Self, DecodeError> {
-        check_shape(ty, &body)?;
-        Ok(Self { magic, ty, body })
+        let seps = check_shape(ty, &body)?;
+        Ok(Self {
+            magic,
+            ty,
+            body,
+            seps,
+        })
     }
 
     /// Wraps a payload whose shape the caller has already checked.
-    pub(crate) fn from_checked(magic: Magic, ty: PacketType, body: Bytes) -> Self {
-        Self { magic, ty, body }
+    pub(crate) fn from_checked(
+        magic: Magic,
+        ty: PacketType,
+        body: Bytes,
+        seps: Separators,
+    ) -> Self {
+        Self {
+            magic,
+            ty,
+            body,
+            seps,
+        }
     }
 
     /// The magic.
@@ -210,39 +244,32 @@ impl Packet {
         Fields::new(self.ty, &self.body)
     }
 
-    /// The first `N` fields as `Bytes` slices of the payload (no copy). Fields past the shape's
-    /// arity are empty.
+    /// The first `N` fields as `Bytes` slices of the payload (no copy): split at the first
+    /// `N - 1` separators, the rest in the last one. Fields past the payload's are empty.
     pub fn split<const N: usize>(&self) -> [Bytes; N] {
-        let mut out: [Bytes; N] = std::array::from_fn(|_| Bytes::new());
-        for (slot, field) in out.iter_mut().zip(self.fields()) {
-            *slot = self.body.slice_ref(field);
-        }
-        out
+        self.clone().into_split()
     }
 
-    /// Like [`split`](Self::split), consuming the packet: the last field reuses the payload's
-    /// handle, so no reference count is touched for it.
+    /// Like [`split`](Self::split), consuming the packet: the separators found when the shape
+    /// was checked are reused, and the last field keeps the payload's own handle.
     pub fn into_split<const N: usize>(self) -> [Bytes; N] {
-        let mut out: [Bytes; N] = std::array::from_fn(|_| Bytes::new());
         let mut rest = self.body;
-        for (i, slot) in out.iter_mut().enumerate() {
-            let cut = if i + 1 < N {
-                memchr::memchr(0, &rest)
-            } else {
-                None
-            };
-            match cut {
-                Some(at) => {
-                    *slot = rest.split_to(at);
-                    rest.advance(1);
-                }
-                None => {
-                    *slot = rest;
-                    break;
-                }
+        let mut base = 0usize;
+        let mut seps = self.seps.at[..usize::from(self.seps.count)].iter();
+        std::array::from_fn(|i| {
+            if i + 1 == N {
+                return std::mem::take(&mut rest);
             }
-        }
-        out
+            match seps.next() {
+                Some(&at) => {
+                    let field = rest.split_to(at as usize - base);
+                    rest.advance(1);
+                    base = at as usize + 1;
+                    field
+                }
+                None => std::mem::take(&mut rest),
+            }
+        })
     }
 
     /// Appends the packet to `buf`.
