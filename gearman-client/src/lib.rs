@@ -1,6 +1,15 @@
-//! `gearman-client` will hold the sans-IO client machine and its tokio runtime: FIFO matching of
-//! handle-less replies, WORK_* demultiplexing by handle, deadlines and failover.
-//!
-//! It is a skeleton for now; the codec it builds on is [`gearman_proto`].
+//! `gearman-client` is the client layer of the Gearman crate family. It holds, so far, the
+//! sans-IO [`ClientMachine`]: matching of replies that carry no request id, fan-out of WORK_*
+//! packets to every submission waiting on a job, local coalescing, and deadlines on every request,
+//! with typed failures that say whether a job may exist. The tokio runtime, the admin client and
+//! `gearmanctl submit` build on it next.
+
+mod error;
+mod event;
+mod machine;
+
+pub use error::ProtocolError;
+pub use event::{Event, Failure, JobOutcome, RequestId};
+pub use machine::{ClientConfig, ClientMachine, JobKind, NewJob};
 
 pub use gearman_proto as proto;
