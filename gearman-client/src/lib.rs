@@ -7,9 +7,13 @@
 mod error;
 mod event;
 mod machine;
+#[cfg(feature = "tokio")]
+mod runtime;
 
 pub use error::ProtocolError;
 pub use event::{Event, Failure, JobOutcome, RequestId};
 pub use machine::{ClientConfig, ClientMachine, JobKind, NewJob};
+#[cfg(feature = "tokio")]
+pub use runtime::{Client, ClientBuilder, Error, Job, JobEvent, JobStream};
 
 pub use gearman_proto as proto;

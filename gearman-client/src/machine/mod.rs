@@ -36,7 +36,8 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    fn foreground(&self) -> bool {
+    /// Whether the submitter gets progress and the outcome (not only JOB_CREATED).
+    pub fn is_foreground(&self) -> bool {
         matches!(
             self,
             Self::Foreground
@@ -378,7 +379,7 @@ impl ClientMachine {
             });
             return id;
         }
-        let foreground = job.kind.foreground();
+        let foreground = job.kind.is_foreground();
         // "-" asks gearmand to coalesce on the data instead: not a key here.
         let key = (foreground && !job.unique.is_empty() && job.unique.as_bytes() != b"-")
             .then(|| (job.function.clone(), job.unique.clone()));

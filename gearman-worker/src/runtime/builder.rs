@@ -147,13 +147,13 @@ impl WorkerBuilder {
 
     /// How long a connection attempt may take (default 5 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.runtime.connect_timeout = timeout;
+        self.runtime.connect.timeout = timeout;
         self
     }
 
     /// TCP keepalive idle time (default 30 s; `None` turns it off).
     pub fn keepalive(mut self, idle: Option<Duration>) -> Self {
-        self.runtime.keepalive = idle;
+        self.runtime.connect.keepalive = idle;
         self
     }
 

@@ -19,18 +19,17 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
-use super::backoff::{seed, Backoff};
 use super::handler::{Job, JobError};
 use super::{Phase, Shared};
 use crate::event::Event;
 use crate::function_set::FunctionSet;
 use crate::machine::{MachineConfig, Outcome, WorkerMachine};
+use gearman_io::{seed, Backoff, ConnectOptions};
 
 /// Socket-level settings shared by every driver.
 #[derive(Clone, Debug)]
 pub(crate) struct RuntimeConfig {
-    pub(crate) connect_timeout: Duration,
-    pub(crate) keepalive: Option<Duration>,
+    pub(crate) connect: ConnectOptions,
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
 }
@@ -38,8 +37,7 @@ pub(crate) struct RuntimeConfig {
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
-            connect_timeout: Duration::from_secs(5),
-            keepalive: Some(Duration::from_secs(30)),
+            connect: ConnectOptions::default(),
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(2),
         }
@@ -165,7 +163,8 @@ impl Driver {
     }
 
     fn connect(&self) -> impl Future<Output = std::io::Result<TcpStream>> + Send + 'static {
-        connect(self.addr.clone(), self.config.clone())
+        let (addr, options) = (self.addr.clone(), self.config.connect.clone());
+        async move { gearman_io::connect(&addr, &options).await }
     }
 
     async fn serve(&mut self, stream: TcpStream) -> Closed {
@@ -398,19 +397,4 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Opens a connection with TCP_NODELAY (small packets must not wait on delayed ACKs) and keepalive.
-async fn connect(addr: String, config: Arc<RuntimeConfig>) -> std::io::Result<TcpStream> {
-    let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(&addr))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    stream.set_nodelay(true)?;
-    if let Some(idle) = config.keepalive {
-        let keepalive = socket2::TcpKeepalive::new()
-            .with_time(idle)
-            .with_interval(idle / 3);
-        socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
-    }
-    Ok(stream)
 }

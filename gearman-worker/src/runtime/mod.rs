@@ -1,6 +1,5 @@
 //! The tokio runtime: a cloneable [`Worker`] handle over one driver task per server connection.
 
-mod backoff;
 mod builder;
 mod driver;
 mod handler;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Exponential backoff with jitter in `[delay / 2, delay]`.
 #[derive(Clone, Debug)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     initial: Duration,
     max: Duration,
     current: Duration,
@@ -13,7 +13,8 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
-    pub(crate) fn new(initial: Duration, max: Duration, seed: u64) -> Self {
+    /// Delays from `initial`, doubling up to `max`; `seed` spreads the jitter.
+    pub fn new(initial: Duration, max: Duration, seed: u64) -> Self {
         Self {
             initial,
             max,
@@ -22,12 +23,13 @@ impl Backoff {
         }
     }
 
-    pub(crate) fn reset(&mut self) {
+    /// Back to the initial delay (after a successful connection).
+    pub fn reset(&mut self) {
         self.current = self.initial;
     }
 
     /// The next delay; doubles the base up to the cap.
-    pub(crate) fn next_delay(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let base = self.current.min(self.max);
         self.current = (self.current * 2).min(self.max);
         // xorshift64: plenty for spreading reconnects.
@@ -41,7 +43,7 @@ impl Backoff {
 }
 
 /// A seed that differs between workers and runs.
-pub(crate) fn seed(salt: &str) -> u64 {
+pub fn seed(salt: &str) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     salt.hash(&mut h);

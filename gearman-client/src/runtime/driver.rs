@@ -1,0 +1,264 @@
+//! One server connection's driver: owns the socket and the client machine, routes events to the
+//! callers' streams, reconnects.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use gearman_io::{seed, Backoff, ConnectOptions};
+use gearman_proto::{ClientId, Decoder, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::event::{Event, RequestId};
+use crate::machine::{ClientConfig, ClientMachine, NewJob};
+
+/// Socket-level settings.
+#[derive(Clone, Debug)]
+pub(crate) struct DriverConfig {
+    pub(crate) connect: ConnectOptions,
+    pub(crate) backoff_initial: Duration,
+    pub(crate) backoff_max: Duration,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            connect: ConnectOptions::default(),
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A request from the [`Client`](super::Client) handle.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Submit {
+        job: NewJob,
+        events: mpsc::Sender<Event>,
+    },
+}
+
+/// Where a request's events go, and whether its creation is its end (background jobs).
+struct Sink {
+    events: mpsc::Sender<Event>,
+    ends_at_creation: bool,
+}
+
+pub(crate) struct Driver {
+    addr: String,
+    machine: ClientMachine,
+    config: DriverConfig,
+    commands: mpsc::Receiver<Command>,
+    up: Arc<AtomicBool>,
+    sinks: HashMap<RequestId, Sink>,
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    #[error("closed by the server")]
+    ByServer,
+    #[error("io: {0}")]
+    Io(std::io::Error),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("a submission went unacknowledged: replies can no longer be matched")]
+    OutOfStep,
+    #[error("the client was dropped")]
+    Finished,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        addr: String,
+        machine: ClientConfig,
+        client_id: Option<ClientId>,
+        config: DriverConfig,
+        commands: mpsc::Receiver<Command>,
+        up: Arc<AtomicBool>,
+    ) -> Self {
+        let mut machine = ClientMachine::new(machine);
+        machine.set_client_id(client_id);
+        Self {
+            addr,
+            machine,
+            config,
+            commands,
+            up,
+            sinks: HashMap::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut backoff = Backoff::new(
+            self.config.backoff_initial,
+            self.config.backoff_max,
+            seed(&self.addr),
+        );
+        loop {
+            match gearman_io::connect(&self.addr, &self.config.connect).await {
+                Ok(stream) => {
+                    backoff.reset();
+                    match self.serve(stream).await {
+                        Closed::Finished => return,
+                        other => warn!(server = %self.addr, reason = %other, "connection lost"),
+                    }
+                }
+                Err(e) => debug!(server = %self.addr, error = %e, "connect failed"),
+            }
+            // While down, requests that reach this driver are refused at once (NotSent), so the
+            // client can try another server.
+            let pause = tokio::time::sleep(backoff.next_delay());
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    _ = &mut pause => break,
+                    cmd = self.commands.recv() => match cmd {
+                        Some(cmd) => self.on_command(cmd),
+                        None => return,
+                    },
+                }
+                self.route_events().await;
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Submit { job, events } => {
+                let ends_at_creation = !job.kind.is_foreground();
+                let id = self.machine.submit(now(), job);
+                self.sinks.insert(
+                    id,
+                    Sink {
+                        events,
+                        ends_at_creation,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Delivers the machine's events to their streams.
+    async fn route_events(&mut self) -> Option<Closed> {
+        let mut closed = None;
+        while let Some(event) = self.machine.poll_event() {
+            let (id, last) = match &event {
+                Event::Created { id, .. } => (*id, false),
+                Event::Progress { id, .. } => (*id, false),
+                Event::Done { id, .. } | Event::Failed { id, .. } => (*id, true),
+                Event::ExceptionsUnavailable => {
+                    warn!(server = %self.addr, "the exceptions option is not available: exceptions arrive as failures");
+                    continue;
+                }
+                Event::OutOfStep => {
+                    closed = Some(Closed::OutOfStep);
+                    continue;
+                }
+                Event::Status { id, .. }
+                | Event::UniqueStatus { id, .. }
+                | Event::Echo { id, .. } => (*id, true),
+            };
+            let Some(sink) = self.sinks.get(&id) else {
+                continue;
+            };
+            let last = last || (sink.ends_at_creation && matches!(event, Event::Created { .. }));
+            // A stream that holds 64 unread events slows this connection down (backpressure
+            // up to the server) rather than growing without bound; a dropped one unsubscribes.
+            if sink.events.send(event).await.is_err() {
+                self.machine.unsubscribe(id);
+                self.sinks.remove(&id);
+                continue;
+            }
+            if last {
+                self.sinks.remove(&id);
+            }
+        }
+        closed
+    }
+
+    async fn serve(&mut self, stream: TcpStream) -> Closed {
+        let (mut rd, mut wr) = stream.into_split();
+        let decoder = Decoder::new();
+        let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut wbuf = BytesMut::with_capacity(64 * 1024);
+        self.machine.handle_connected(now());
+        self.up.store(true, Ordering::Relaxed);
+        info!(server = %self.addr, "connected");
+        let closed = loop {
+            if let Some(closed) = self.route_events().await {
+                break closed;
+            }
+            while let Some(req) = self.machine.poll_transmit() {
+                if let Err(e) = req.encode(&mut wbuf) {
+                    warn!(error = %e, "dropping a request that cannot be encoded");
+                }
+            }
+            if !wbuf.is_empty() {
+                if let Err(e) = wr.write_all(&wbuf).await {
+                    break Closed::Io(e);
+                }
+                wbuf.clear();
+            }
+            let timer = self.machine.poll_timeout().map(Instant::from_std);
+            tokio::select! {
+                read = rd.read_buf(&mut rbuf) => match read {
+                    Ok(0) => break Closed::ByServer,
+                    Ok(_) => {
+                        if let Err(e) = self.on_bytes(&decoder, &mut rbuf) {
+                            break e;
+                        }
+                    }
+                    Err(e) => break Closed::Io(e),
+                },
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => {
+                        self.on_command(cmd);
+                        // Take what else is queued, so a burst goes out in one write.
+                        while let Ok(cmd) = self.commands.try_recv() {
+                            self.on_command(cmd);
+                        }
+                    }
+                    None => break Closed::Finished,
+                },
+                _ = sleep_until(timer), if timer.is_some() => self.machine.handle_timeout(now()),
+            }
+        };
+        self.up.store(false, Ordering::Relaxed);
+        self.machine.handle_disconnected(now());
+        self.route_events().await;
+        closed
+    }
+
+    fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
+        loop {
+            let packet = match decoder.decode(rbuf) {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Closed::Protocol(e.to_string())),
+            };
+            let response =
+                Response::try_from(packet).map_err(|e| Closed::Protocol(e.to_string()))?;
+            self.machine
+                .handle_response(now(), response)
+                .map_err(|e| Closed::Protocol(e.to_string()))?;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,100 @@
+//! The caller's view of one submitted job.
+
+use gearman_proto::{JobHandle, WorkUpdate};
+use tokio::sync::mpsc;
+
+use super::Error;
+use crate::event::{Event, Failure, JobOutcome};
+
+/// What happens to a job, in order: `Created`, any `Progress`, then `Done` or `Failed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobEvent {
+    /// The server accepted the job.
+    Created(JobHandle),
+    /// WORK_DATA, WORK_WARNING or WORK_STATUS.
+    Progress(WorkUpdate),
+    /// The job ended.
+    Done(JobOutcome),
+    /// No outcome will come (see [`Failure`]).
+    Failed(Failure),
+}
+
+/// A submitted job. Dropping it stops the reporting (the job itself goes on at the server).
+#[derive(Debug)]
+pub struct JobStream {
+    rx: mpsc::Receiver<Event>,
+    handle: Option<JobHandle>,
+    background: bool,
+    finished: bool,
+}
+
+impl JobStream {
+    pub(crate) fn new(rx: mpsc::Receiver<Event>) -> Self {
+        Self {
+            rx,
+            handle: None,
+            background: false,
+            finished: false,
+        }
+    }
+
+    pub(crate) fn set_background(&mut self, background: bool) {
+        self.background = background;
+    }
+
+    /// The server's handle, once created.
+    pub fn handle(&self) -> Option<&JobHandle> {
+        self.handle.as_ref()
+    }
+
+    /// The next event; `None` after the last one.
+    pub async fn next(&mut self) -> Option<JobEvent> {
+        if self.finished {
+            return None;
+        }
+        let event = match self.rx.recv().await {
+            Some(e) => e,
+            None => {
+                self.finished = true;
+                return Some(JobEvent::Failed(Failure::Disconnected));
+            }
+        };
+        let out = match event {
+            Event::Created { handle, .. } => {
+                self.handle = Some(handle.clone());
+                JobEvent::Created(handle)
+            }
+            Event::Progress { update, .. } => JobEvent::Progress(update),
+            Event::Done { outcome, .. } => JobEvent::Done(outcome),
+            Event::Failed { failure, .. } => JobEvent::Failed(failure),
+            _ => JobEvent::Failed(Failure::Disconnected),
+        };
+        self.finished = matches!(out, JobEvent::Done(_) | JobEvent::Failed(_))
+            || (self.background && matches!(out, JobEvent::Created(_)));
+        Some(out)
+    }
+
+    /// Waits for JOB_CREATED.
+    pub async fn created(&mut self) -> Result<JobHandle, Error> {
+        if let Some(h) = &self.handle {
+            return Ok(h.clone());
+        }
+        match self.next().await {
+            Some(JobEvent::Created(h)) => Ok(h),
+            Some(JobEvent::Failed(f)) => Err(Error::Failed(f)),
+            _ => Err(Error::Closed),
+        }
+    }
+
+    /// Waits for the end, skipping progress.
+    pub async fn outcome(mut self) -> Result<JobOutcome, Error> {
+        loop {
+            match self.next().await {
+                Some(JobEvent::Done(outcome)) => return Ok(outcome),
+                Some(JobEvent::Failed(f)) => return Err(Error::Failed(f)),
+                Some(_) => {}
+                None => return Err(Error::Closed),
+            }
+        }
+    }
+}

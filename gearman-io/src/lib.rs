@@ -1,0 +1,45 @@
+//! `gearman-io` holds what the tokio runtimes of the client and the worker share: opening a
+//! connection the way every Gearman peer should (TCP_NODELAY, keepalive, a connect timeout) and
+//! reconnect delays (capped exponential backoff with jitter).
+
+mod backoff;
+
+pub use backoff::{seed, Backoff};
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+/// How connections are opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// How long an attempt may take.
+    pub timeout: Duration,
+    /// TCP keepalive idle time (probes then every third of it); `None` turns it off.
+    pub keepalive: Option<Duration>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            keepalive: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// Opens a connection with TCP_NODELAY (small packets must not wait on delayed ACKs: python
+/// gear's worker falls from about 1,500 to 45 jobs/s without it) and keepalive.
+pub async fn connect(addr: &str, options: &ConnectOptions) -> std::io::Result<TcpStream> {
+    let stream = tokio::time::timeout(options.timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    if let Some(idle) = options.keepalive {
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval(idle / 3);
+        socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
+    }
+    Ok(stream)
+}
