@@ -254,3 +254,39 @@ async fn three_submitters_of_one_unique_each_see_every_event_once() {
     }
     w.shutdown(WAIT).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_echo_answer_through_the_client() {
+    let Some(g) = gearmand_or_skip("status_and_echo") else {
+        return;
+    };
+    let c = client(&[g.addr().to_string()]).await;
+    assert_eq!(
+        c.echo("ping\0pong").await,
+        Ok(Bytes::from_static(b"ping\0pong"))
+    );
+    let unique = UniqueId::try_from("queued-1").unwrap();
+    let mut s = c
+        .submit(
+            Job::new(f("c:queued"), "x")
+                .unique(unique.clone())
+                .background(),
+        )
+        .await
+        .unwrap();
+    let handle = s.created().await.unwrap();
+    assert_eq!(
+        s.next().await,
+        None,
+        "a background job ends at its creation"
+    );
+    let st = c.status(s.server(), handle.clone()).await.unwrap();
+    assert_eq!((st.handle, st.known, st.running), (handle, true, false));
+    let su = c.status_unique(unique).await.unwrap();
+    assert!(su.known && !su.running && su.waiting_clients == 0);
+    let gone = c
+        .status(0, gearman_proto::JobHandle::try_from("H:none:1").unwrap())
+        .await
+        .unwrap();
+    assert!(!gone.known);
+}

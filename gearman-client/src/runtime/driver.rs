@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use gearman_io::{seed, Backoff, ConnectOptions};
-use gearman_proto::{ClientId, Decoder, Response};
+use gearman_proto::{ClientId, Decoder, JobHandle, Response, UniqueId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -42,6 +42,18 @@ pub(crate) enum Command {
     Submit {
         job: NewJob,
         events: mpsc::Sender<Event>,
+    },
+    Status {
+        handle: JobHandle,
+        reply: mpsc::Sender<Event>,
+    },
+    StatusUnique {
+        unique: UniqueId,
+        reply: mpsc::Sender<Event>,
+    },
+    Echo {
+        data: Bytes,
+        reply: mpsc::Sender<Event>,
     },
 }
 
@@ -143,6 +155,36 @@ impl Driver {
                     Sink {
                         events,
                         ends_at_creation,
+                    },
+                );
+            }
+            Command::Status { handle, reply } => {
+                let id = self.machine.get_status(now(), handle);
+                self.sinks.insert(
+                    id,
+                    Sink {
+                        events: reply,
+                        ends_at_creation: false,
+                    },
+                );
+            }
+            Command::StatusUnique { unique, reply } => {
+                let id = self.machine.get_status_unique(now(), unique);
+                self.sinks.insert(
+                    id,
+                    Sink {
+                        events: reply,
+                        ends_at_creation: false,
+                    },
+                );
+            }
+            Command::Echo { data, reply } => {
+                let id = self.machine.echo(now(), data);
+                self.sinks.insert(
+                    id,
+                    Sink {
+                        events: reply,
+                        ends_at_creation: false,
                     },
                 );
             }

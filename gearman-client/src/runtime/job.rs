@@ -23,15 +23,17 @@ pub enum JobEvent {
 #[derive(Debug)]
 pub struct JobStream {
     rx: mpsc::Receiver<Event>,
+    server: usize,
     handle: Option<JobHandle>,
     background: bool,
     finished: bool,
 }
 
 impl JobStream {
-    pub(crate) fn new(rx: mpsc::Receiver<Event>) -> Self {
+    pub(crate) fn new(rx: mpsc::Receiver<Event>, server: usize) -> Self {
         Self {
             rx,
+            server,
             handle: None,
             background: false,
             finished: false,
@@ -40,6 +42,11 @@ impl JobStream {
 
     pub(crate) fn set_background(&mut self, background: bool) {
         self.background = background;
+    }
+
+    /// Which of the client's servers has the job (for [`Client::status`](super::Client::status)).
+    pub fn server(&self) -> usize {
+        self.server
     }
 
     /// The server's handle, once created.

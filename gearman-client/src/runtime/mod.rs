@@ -11,10 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gearman_proto::{ClientId, FunctionName, Priority, UniqueId};
+use gearman_proto::{
+    ClientId, FunctionName, JobHandle, JobStatus, Priority, UniqueId, UniqueStatus,
+};
 use tokio::sync::mpsc;
 
-use crate::event::{Failure, JobOutcome};
+use crate::event::{Event, Failure, JobOutcome};
 use crate::machine::{ClientConfig, JobKind, NewJob};
 use driver::{Command, Driver, DriverConfig};
 
@@ -258,7 +260,7 @@ impl Client {
             if server.commands.send(cmd).await.is_err() {
                 continue;
             }
-            let mut stream = JobStream::new(rx);
+            let mut stream = JobStream::new(rx, i);
             stream.set_background(!job.0.kind.is_foreground());
             // Wait for the acknowledgement; a request that never left may go elsewhere.
             match stream.created().await {
@@ -268,6 +270,84 @@ impl Client {
             }
         }
         Err(Error::NoServer)
+    }
+
+    /// Sends one query to server `i` (or the first live one) and waits for its single answer.
+    async fn query(
+        &self,
+        servers: Vec<usize>,
+        make: impl Fn(mpsc::Sender<Event>) -> Command,
+    ) -> Result<Event, Error> {
+        for i in servers {
+            let server = &self.inner.servers[i];
+            if !server.up.load(Ordering::Relaxed) {
+                continue;
+            }
+            let (tx, mut rx) = mpsc::channel(1);
+            if server.commands.send(make(tx)).await.is_err() {
+                continue;
+            }
+            match rx.recv().await {
+                Some(Event::Failed {
+                    failure: Failure::NotSent,
+                    ..
+                }) => continue,
+                Some(Event::Failed { failure, .. }) => return Err(Error::Failed(failure)),
+                Some(event) => return Ok(event),
+                None => return Err(Error::Closed),
+            }
+        }
+        Err(Error::NoServer)
+    }
+
+    /// The status of a job (GET_STATUS) on the server that created it
+    /// ([`JobStream::server`]).
+    pub async fn status(&self, server: usize, handle: JobHandle) -> Result<JobStatus, Error> {
+        if server >= self.inner.servers.len() {
+            return Err(Error::NoServer);
+        }
+        let event = self
+            .query(vec![server], |reply| Command::Status {
+                handle: handle.clone(),
+                reply,
+            })
+            .await?;
+        match event {
+            Event::Status { status, .. } => Ok(status),
+            _ => Err(Error::Closed),
+        }
+    }
+
+    /// The status of a job by unique id (GET_STATUS_UNIQUE), asked of the server that
+    /// submissions with this unique go to.
+    pub async fn status_unique(&self, unique: UniqueId) -> Result<UniqueStatus, Error> {
+        let order = self.order(&unique);
+        let event = self
+            .query(order, |reply| Command::StatusUnique {
+                unique: unique.clone(),
+                reply,
+            })
+            .await?;
+        match event {
+            Event::UniqueStatus { status, .. } => Ok(status),
+            _ => Err(Error::Closed),
+        }
+    }
+
+    /// Sends ECHO_REQ to a live server and returns what came back.
+    pub async fn echo(&self, data: impl Into<Bytes>) -> Result<Bytes, Error> {
+        let data = data.into();
+        let order = self.order(&UniqueId::empty());
+        let event = self
+            .query(order, |reply| Command::Echo {
+                data: data.clone(),
+                reply,
+            })
+            .await?;
+        match event {
+            Event::Echo { data, .. } => Ok(data),
+            _ => Err(Error::Closed),
+        }
     }
 
     /// Runs a foreground job to its end and returns its result.
