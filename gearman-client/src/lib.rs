@@ -14,6 +14,8 @@ pub use error::ProtocolError;
 pub use event::{Event, Failure, JobOutcome, RequestId};
 pub use machine::{ClientConfig, ClientMachine, JobKind, NewJob};
 #[cfg(feature = "tokio")]
-pub use runtime::{Client, ClientBuilder, Error, Job, JobEvent, JobStream};
+pub use runtime::{
+    AdminClient, AdminClientError, Client, ClientBuilder, Error, Job, JobEvent, JobStream,
+};
 
 pub use gearman_proto as proto;

@@ -1,8 +1,10 @@
 //! The tokio runtime: a cloneable [`Client`] over one driver task per server.
 
+mod admin;
 mod driver;
 mod job;
 
+pub use admin::{AdminClient, AdminClientError};
 pub use job::{JobEvent, JobStream};
 
 use std::hash::{Hash, Hasher};
