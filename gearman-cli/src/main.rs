@@ -1,5 +1,7 @@
 //! `gearmanctl`: the command-line face of the Gearman crate family.
 
+mod admin;
+mod submit;
 mod work;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +18,12 @@ struct Cli {
 enum Command {
     /// Run a worker: each job runs COMMAND with the workload on stdin and returns its stdout.
     Work(work::WorkArgs),
+    /// Submit a job and print its result (exit status tells how it ended).
+    Submit(submit::SubmitArgs),
+    /// Ask a server for a job's status.
+    Status(submit::StatusArgs),
+    /// Run an admin command and print the answer.
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,11 +45,16 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Work(args) => work::run(args).await,
+            Command::Work(args) => work::run(args)
+                .await
+                .map(|()| std::process::ExitCode::SUCCESS),
+            Command::Submit(args) => submit::submit(args).await,
+            Command::Status(args) => submit::status(args).await,
+            Command::Admin(args) => admin::run(args).await,
         }
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("gearmanctl: {e}");
             std::process::ExitCode::from(2)
