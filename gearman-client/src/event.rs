@@ -100,6 +100,8 @@ pub enum Event {
     /// The `exceptions` option was refused or went unanswered: WORK_EXCEPTION arrives as
     /// WORK_FAIL on this connection.
     ExceptionsUnavailable,
+    /// The heartbeat ECHO went unanswered: the connection is dead and should be replaced.
+    ConnectionDead,
     /// A submission went unacknowledged past its deadline: later replies can no longer be
     /// matched to requests, so the connection must be closed (pending requests then fail).
     OutOfStep,

@@ -109,6 +109,11 @@ pub struct ClientConfig {
     pub exceptions: bool,
     /// How long JOB_CREATED, a status, an echo or the option answer may take.
     pub request_timeout: Duration,
+    /// Send an ECHO after this long without hearing from the server (`None`: never). python
+    /// gear's server answers no ECHO: turn this off for it.
+    pub heartbeat_after: Option<Duration>,
+    /// How long the heartbeat ECHO may go unanswered before the connection counts as dead.
+    pub heartbeat_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -116,6 +121,8 @@ impl Default for ClientConfig {
         Self {
             exceptions: true,
             request_timeout: Duration::from_secs(10),
+            heartbeat_after: Some(Duration::from_secs(30)),
+            heartbeat_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -155,7 +162,11 @@ pub struct ClientMachine {
     deadline_of: HashMap<RequestId, (Instant, Option<JobHandle>)>,
     queries: Queries,
     dropped: HashSet<RequestId>,
+    last_heard: Option<Instant>,
+    heartbeat_deadline: Option<Instant>,
 }
+
+const HEARTBEAT: &[u8] = b"gearman-client heartbeat";
 
 #[derive(Clone, Debug)]
 enum KeyState {
@@ -183,6 +194,8 @@ impl ClientMachine {
             deadline_of: HashMap::new(),
             queries: Queries::default(),
             dropped: HashSet::new(),
+            last_heard: None,
+            heartbeat_deadline: None,
         }
     }
 
@@ -204,6 +217,8 @@ impl ClientMachine {
     pub fn handle_connected(&mut self, now: Instant) {
         self.connected = true;
         self.out_of_step = false;
+        self.last_heard = Some(now);
+        self.heartbeat_deadline = None;
         if let Some(id) = &self.client_id {
             self.outbox.push_back(Request::SetClientId(id.clone()));
         }
@@ -218,6 +233,8 @@ impl ClientMachine {
     pub fn handle_disconnected(&mut self, _now: Instant) {
         self.connected = false;
         self.negotiating = None;
+        self.last_heard = None;
+        self.heartbeat_deadline = None;
         self.outbox.clear();
         let unsent: HashSet<RequestId> = self.held.drain(..).map(|(id, _)| id).collect();
         let fail = |id: RequestId, sent: Failure| {
@@ -262,7 +279,11 @@ impl ClientMachine {
         response: Response,
     ) -> Result<(), ProtocolError> {
         let ty = response.packet_type();
+        self.last_heard = Some(now);
         match response {
+            Response::Echo(data) if self.heartbeat_deadline.is_some() && data == HEARTBEAT => {
+                self.heartbeat_deadline = None;
+            }
             Response::Option(_) => {
                 // A late answer after the negotiation timed out changes nothing.
                 if self.negotiating.take().is_some() {
@@ -311,6 +332,25 @@ impl ClientMachine {
 
     /// A timer armed from [`poll_timeout`](Self::poll_timeout) fired (early calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
+        match self.heartbeat_deadline {
+            Some(deadline) if deadline <= now => {
+                self.heartbeat_deadline = None;
+                self.events.push_back(Event::ConnectionDead);
+            }
+            Some(_) => {}
+            None => {
+                let due = self
+                    .config
+                    .heartbeat_after
+                    .zip(self.last_heard)
+                    .map(|(a, h)| h + a);
+                if self.is_usable() && due.is_some_and(|d| d <= now) {
+                    self.outbox
+                        .push_back(Request::Echo(Bytes::from_static(HEARTBEAT)));
+                    self.heartbeat_deadline = Some(now + self.config.heartbeat_timeout);
+                }
+            }
+        }
         if self.negotiating.is_some_and(|d| d <= now) {
             self.negotiating = None;
             self.events.push_back(Event::ExceptionsUnavailable);
@@ -504,7 +544,17 @@ impl ClientMachine {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let heartbeat = match self.heartbeat_deadline {
+            Some(deadline) => Some(deadline),
+            None if self.is_usable() => self
+                .config
+                .heartbeat_after
+                .zip(self.last_heard)
+                .map(|(after, heard)| heard + after),
+            None => None,
+        };
         [
+            heartbeat,
             self.negotiating,
             self.creating
                 .front()
@@ -553,7 +603,7 @@ impl ClientMachine {
             | Event::UniqueStatus { id, .. }
             | Event::Echo { id, .. }
             | Event::Failed { id, .. } => Some(*id),
-            Event::ExceptionsUnavailable | Event::OutOfStep => None,
+            Event::ExceptionsUnavailable | Event::OutOfStep | Event::ConnectionDead => None,
         };
         if id.is_some_and(|id| self.dropped.contains(&id)) {
             return;

@@ -494,3 +494,55 @@ fn unexpected_packets_are_protocol_errors() {
         Err(ProtocolError::Unexpected(PacketType::JOB_CREATED))
     );
 }
+
+#[test]
+fn idle_heartbeat_detects_a_dead_connection() {
+    let now = Instant::now();
+    let cfg = ClientConfig::default();
+    let mut m = ready(now);
+    let due = now + cfg.heartbeat_after.unwrap();
+    assert_eq!(m.poll_timeout(), Some(due));
+    m.handle_timeout(due);
+    assert_eq!(
+        sent(&mut m),
+        vec![Request::Echo(Bytes::from_static(HEARTBEAT))]
+    );
+    m.handle_timeout(due + cfg.heartbeat_timeout);
+    assert_eq!(events(&mut m), vec![Event::ConnectionDead]);
+}
+
+#[test]
+fn answered_heartbeat_is_silent_and_rearms() {
+    let now = Instant::now();
+    let cfg = ClientConfig::default();
+    let mut m = ready(now);
+    let due = now + cfg.heartbeat_after.unwrap();
+    m.handle_timeout(due);
+    let _ = sent(&mut m);
+    m.handle_response(due, Response::Echo(Bytes::from_static(HEARTBEAT)))
+        .unwrap();
+    m.handle_timeout(due + cfg.heartbeat_timeout);
+    assert!(events(&mut m).is_empty());
+    assert_eq!(m.poll_timeout(), Some(due + cfg.heartbeat_after.unwrap()));
+}
+
+#[test]
+fn reduce_jobs_use_the_four_field_form() {
+    let now = Instant::now();
+    let mut m = ready(now);
+    let reducer = FunctionName::try_from("r").unwrap();
+    let _ = m.submit(
+        now,
+        job(
+            "u",
+            JobKind::Reduce {
+                reducer,
+                background: false,
+            },
+        ),
+    );
+    let out = sent(&mut m);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].packet_type(), PacketType::SUBMIT_REDUCE_JOB);
+    assert_eq!(&out[0].to_bytes().unwrap()[12..], b"f\0u\0r\0\0d");
+}

@@ -86,6 +86,8 @@ enum Closed {
     Protocol(String),
     #[error("a submission went unacknowledged: replies can no longer be matched")]
     OutOfStep,
+    #[error("no answer to the heartbeat")]
+    HeartbeatTimeout,
     #[error("the client was dropped")]
     Finished,
 }
@@ -205,6 +207,10 @@ impl Driver {
                 }
                 Event::OutOfStep => {
                     closed = Some(Closed::OutOfStep);
+                    continue;
+                }
+                Event::ConnectionDead => {
+                    closed = Some(Closed::HeartbeatTimeout);
                     continue;
                 }
                 Event::Status { id, .. }

@@ -113,6 +113,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Send an ECHO after `after` of silence and drop the connection if no answer comes within
+    /// `timeout` (default 30 s and 10 s); `None` turns it off (python gear's server answers no
+    /// ECHO).
+    pub fn heartbeat(mut self, after: Option<Duration>, timeout: Duration) -> Self {
+        self.machine.heartbeat_after = after;
+        self.machine.heartbeat_timeout = timeout;
+        self
+    }
+
     /// Names every connection with SET_CLIENT_ID.
     pub fn client_id(mut self, id: ClientId) -> Self {
         self.client_id = Some(id);
@@ -189,6 +198,22 @@ impl Job {
     /// The unique id (coalescing key, at most 63 bytes).
     pub fn unique(mut self, unique: UniqueId) -> Self {
         self.0.unique = unique;
+        self
+    }
+
+    /// A fresh random unique id (32 hex digits), as libgearman gives background jobs so that
+    /// persistent queues do not collide on empty ones.
+    pub fn generated_unique(mut self) -> Self {
+        self.0.unique = random_unique();
+        self
+    }
+
+    /// A map/reduce job with `reducer` (SUBMIT_REDUCE_JOB, or its background form).
+    pub fn reduce(mut self, reducer: FunctionName, background: bool) -> Self {
+        self.0.kind = JobKind::Reduce {
+            reducer,
+            background,
+        };
         self
     }
 
@@ -352,6 +377,22 @@ impl Client {
         }
     }
 
+    /// Like [`call`](Self::call), but submits again, up to `attempts` times in all, when the
+    /// outcome is unknown (the submission was not acknowledged, or the connection dropped while
+    /// the job ran). Opt-in, because the job may then run more than once.
+    pub async fn call_resubmitting(&self, job: Job, attempts: usize) -> Result<Bytes, Error> {
+        let mut last = Error::NoServer;
+        for _ in 0..attempts.max(1) {
+            match self.call(job.clone()).await {
+                Err(Error::Failed(Failure::Ambiguous | Failure::Disconnected)) => {
+                    last = Error::Failed(Failure::Disconnected);
+                }
+                other => return other,
+            }
+        }
+        Err(last)
+    }
+
     /// Runs a foreground job to its end and returns its result.
     pub async fn call(&self, job: Job) -> Result<Bytes, Error> {
         match self.submit(job).await?.outcome().await? {
@@ -360,4 +401,13 @@ impl Client {
             JobOutcome::Exception(data) => Err(Error::JobException(data)),
         }
     }
+}
+
+/// 128 random bits as 32 hex digits, from the standard library's randomly keyed hasher.
+fn random_unique() -> UniqueId {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    let a = state.hash_one(std::time::SystemTime::now());
+    let b = state.hash_one(a);
+    UniqueId::try_from(format!("{a:016x}{b:016x}")).unwrap_or_else(|_| UniqueId::empty())
 }
