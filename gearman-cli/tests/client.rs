@@ -2,22 +2,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::gearmanctl_work as worker;
 use gearman_testkit::gearmand_or_skip;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn ctl(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
@@ -33,23 +27,6 @@ fn ctl(args: &[&str]) -> Output {
         std::thread::sleep(Duration::from_millis(10));
     }
     child.wait_with_output().unwrap()
-}
-
-fn worker(addr: SocketAddr, function: &str, rest: &[&str]) -> Kill {
-    Kill(
-        Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
-            .env("RUST_LOG", "warn")
-            .args([
-                "work",
-                "--server",
-                &addr.to_string(),
-                "--function",
-                function,
-            ])
-            .args(rest)
-            .spawn()
-            .unwrap(),
-    )
 }
 
 fn wait_for_worker(addr: SocketAddr, function: &str) {

@@ -2,44 +2,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use common::gearmanctl_work;
 use gearman_proto::{
     Decoder, FunctionName, Priority, Request, Response, Submit, UniqueId, WorkUpdate,
 };
 use gearman_testkit::gearmand_or_skip;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn gearmanctl_work(addr: SocketAddr, function: &str, command: &[&str]) -> Kill {
-    let child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
-        .env("RUST_LOG", "warn")
-        .args([
-            "work",
-            "--server",
-            &addr.to_string(),
-            "--function",
-            function,
-            "--",
-        ])
-        .args(command)
-        .spawn()
-        .unwrap();
-    Kill(child)
-}
 
 fn status_workers(addr: SocketAddr, function: &str) -> u32 {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -113,8 +90,12 @@ fn runs_a_command_per_job_and_reports_failures() {
     let Some(g) = gearmand_or_skip("runs_a_command_per_job_and_reports_failures") else {
         return;
     };
-    let _up = gearmanctl_work(g.addr(), "cli:up", &["tr", "a-z", "A-Z"]);
-    let _fail = gearmanctl_work(g.addr(), "cli:fail", &["sh", "-c", "echo oops >&2; exit 3"]);
+    let _up = gearmanctl_work(g.addr(), "cli:up", &["--", "tr", "a-z", "A-Z"]);
+    let _fail = gearmanctl_work(
+        g.addr(),
+        "cli:fail",
+        &["--", "sh", "-c", "echo oops >&2; exit 3"],
+    );
     wait_registered(g.addr(), "cli:up");
     wait_registered(g.addr(), "cli:fail");
 
@@ -135,7 +116,7 @@ fn stops_cleanly_on_sigterm() {
     let Some(g) = gearmand_or_skip("stops_cleanly_on_sigterm") else {
         return;
     };
-    let mut w = gearmanctl_work(g.addr(), "cli:echo", &["cat"]);
+    let mut w = gearmanctl_work(g.addr(), "cli:echo", &["--", "cat"]);
     wait_registered(g.addr(), "cli:echo");
     let out = call(g.addr(), "cli:echo", b"ping");
     assert!(matches!(out.as_slice(), [WorkUpdate::Complete { data, .. }] if data == "ping"));

@@ -28,6 +28,39 @@ impl Default for ConnectOptions {
     }
 }
 
+/// Reconnect delays: from `initial`, doubling, capped at `max`, with jitter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconnectOptions {
+    /// The first delay.
+    pub initial: Duration,
+    /// The cap.
+    pub max: Duration,
+}
+
+impl Default for ReconnectOptions {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        }
+    }
+}
+
+impl ReconnectOptions {
+    /// A backoff for the connection to `addr` (its jitter seeded from the address and the time).
+    pub fn backoff(&self, addr: &str) -> Backoff {
+        Backoff::new(self.initial, self.max, seed(addr))
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one: the timer branch of a driver's `select!`.
+pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Opens a connection with TCP_NODELAY (small packets must not wait on delayed ACKs: python
 /// gear's worker falls from about 1,500 to 45 jobs/s without it) and keepalive.
 pub async fn connect(addr: &str, options: &ConnectOptions) -> std::io::Result<TcpStream> {

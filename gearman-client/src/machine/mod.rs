@@ -458,38 +458,29 @@ impl ClientMachine {
 
     /// Asks for a job's status (GET_STATUS).
     pub fn get_status(&mut self, now: Instant, handle: JobHandle) -> RequestId {
-        let id = self.next_id();
-        if !self.is_usable() {
-            self.emit(Event::Failed {
-                id,
-                failure: Failure::NotSent,
-            });
-            return id;
-        }
-        let deadline = now + self.config.request_timeout;
-        self.queries.add_status(id, handle.clone(), deadline);
-        self.send(id, Request::GetStatus(handle));
-        id
+        let req = Request::GetStatus(handle.clone());
+        self.query(now, req, |q, id, at| q.add_status(id, handle, at))
     }
 
     /// Asks for a job's status by unique id (GET_STATUS_UNIQUE).
     pub fn get_status_unique(&mut self, now: Instant, unique: UniqueId) -> RequestId {
-        let id = self.next_id();
-        if !self.is_usable() {
-            self.emit(Event::Failed {
-                id,
-                failure: Failure::NotSent,
-            });
-            return id;
-        }
-        let deadline = now + self.config.request_timeout;
-        self.queries.add_unique(id, unique.clone(), deadline);
-        self.send(id, Request::GetStatusUnique(unique));
-        id
+        let req = Request::GetStatusUnique(unique.clone());
+        self.query(now, req, |q, id, at| q.add_unique(id, unique, at))
     }
 
     /// Sends ECHO_REQ.
     pub fn echo(&mut self, now: Instant, data: Bytes) -> RequestId {
+        let req = Request::Echo(data.clone());
+        self.query(now, req, |q, id, at| q.add_echo(id, data, at))
+    }
+
+    /// Sends a query whose answer names what it asked, remembered by `remember`.
+    fn query(
+        &mut self,
+        now: Instant,
+        req: Request,
+        remember: impl FnOnce(&mut Queries, RequestId, Instant),
+    ) -> RequestId {
         let id = self.next_id();
         if !self.is_usable() {
             self.emit(Event::Failed {
@@ -498,9 +489,8 @@ impl ClientMachine {
             });
             return id;
         }
-        let deadline = now + self.config.request_timeout;
-        self.queries.add_echo(id, data.clone(), deadline);
-        self.send(id, Request::Echo(data));
+        remember(&mut self.queries, id, now + self.config.request_timeout);
+        self.send(id, req);
         id
     }
 

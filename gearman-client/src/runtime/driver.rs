@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use gearman_io::{seed, Backoff, ConnectOptions};
+use gearman_io::{sleep_until, ConnectOptions, ReconnectOptions};
 use gearman_proto::{ClientId, Decoder, JobHandle, Response, UniqueId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,21 +18,10 @@ use crate::event::{Event, RequestId};
 use crate::machine::{ClientConfig, ClientMachine, NewJob};
 
 /// Socket-level settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct DriverConfig {
     pub(crate) connect: ConnectOptions,
-    pub(crate) backoff_initial: Duration,
-    pub(crate) backoff_max: Duration,
-}
-
-impl Default for DriverConfig {
-    fn default() -> Self {
-        Self {
-            connect: ConnectOptions::default(),
-            backoff_initial: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(2),
-        }
-    }
+    pub(crate) reconnect: ReconnectOptions,
 }
 
 /// A request from the [`Client`](super::Client) handle.
@@ -114,11 +102,7 @@ impl Driver {
     }
 
     pub(crate) async fn run(mut self) {
-        let mut backoff = Backoff::new(
-            self.config.backoff_initial,
-            self.config.backoff_max,
-            seed(&self.addr),
-        );
+        let mut backoff = self.config.reconnect.backoff(&self.addr);
         loop {
             match gearman_io::connect(&self.addr, &self.config.connect).await {
                 Ok(stream) => {
@@ -301,12 +285,5 @@ impl Driver {
                 .handle_response(now(), response)
                 .map_err(|e| Closed::Protocol(e.to_string()))?;
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }

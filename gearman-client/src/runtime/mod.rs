@@ -137,8 +137,7 @@ impl ClientBuilder {
 
     /// Reconnect delays, doubling from `initial` to `max`, with jitter (default 100 ms to 2 s).
     pub fn reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.driver.backoff_initial = initial;
-        self.driver.backoff_max = max;
+        self.driver.reconnect = gearman_io::ReconnectOptions { initial, max };
         self
     }
 

@@ -140,8 +140,7 @@ impl WorkerBuilder {
     /// Reconnect delays: from `initial`, doubling, capped at `max`, with jitter (default
     /// 100 ms to 2 s).
     pub fn reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.runtime.backoff_initial = initial;
-        self.runtime.backoff_max = max;
+        self.runtime.reconnect = gearman_io::ReconnectOptions { initial, max };
         self
     }
 

@@ -6,7 +6,6 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{AbortHandle, Abortable};
@@ -24,24 +23,13 @@ use super::{Phase, Shared};
 use crate::event::Event;
 use crate::function_set::FunctionSet;
 use crate::machine::{MachineConfig, Outcome, WorkerMachine};
-use gearman_io::{seed, Backoff, ConnectOptions};
+use gearman_io::{sleep_until, ConnectOptions, ReconnectOptions};
 
 /// Socket-level settings shared by every driver.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct RuntimeConfig {
     pub(crate) connect: ConnectOptions,
-    pub(crate) backoff_initial: Duration,
-    pub(crate) backoff_max: Duration,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self {
-            connect: ConnectOptions::default(),
-            backoff_initial: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(2),
-        }
-    }
+    pub(crate) reconnect: ReconnectOptions,
 }
 
 /// From a job's handler to its driver. `epoch` names the connection the job came on: updates of a
@@ -131,11 +119,7 @@ impl Driver {
 
     /// Connects, serves, and reconnects until the worker shuts down.
     pub(crate) async fn run(mut self) {
-        let mut backoff = Backoff::new(
-            self.config.backoff_initial,
-            self.config.backoff_max,
-            seed(&self.addr),
-        );
+        let mut backoff = self.config.reconnect.backoff(&self.addr);
         loop {
             if *self.phase.borrow() != Phase::Running {
                 return;
@@ -389,12 +373,5 @@ impl Driver {
                 _permit: permit,
             },
         );
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
