@@ -224,10 +224,11 @@ impl WorkerMachine {
             }
             Response::JobAssign(job) => {
                 self.expect_awaiting(got)?;
-                self.grab = GrabState::Idle;
+                // A protocol error changes nothing: the driver closes the connection.
                 if self.jobs.contains(&job.handle) {
                     return Err(ProtocolError::DuplicateHandle(job.handle));
                 }
+                self.grab = GrabState::Idle;
                 if !self.desired.contains(&job.function) {
                     self.outbox.push_back(Request::Work(WorkUpdate::Fail {
                         handle: job.handle.clone(),
