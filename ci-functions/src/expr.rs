@@ -22,15 +22,15 @@ pub enum Expr {
     /// A label atom.
     Atom(String),
     /// `!e`
-    Not(Box<Expr>),
+    Not(Box<Self>),
     /// `a && b`
-    And(Box<Expr>, Box<Expr>),
+    And(Box<Self>, Box<Self>),
     /// `a || b`
-    Or(Box<Expr>, Box<Expr>),
+    Or(Box<Self>, Box<Self>),
     /// `a -> b`
-    Implies(Box<Expr>, Box<Expr>),
+    Implies(Box<Self>, Box<Self>),
     /// `a <-> b`
-    Iff(Box<Expr>, Box<Expr>),
+    Iff(Box<Self>, Box<Self>),
 }
 
 impl fmt::Debug for Expr {
