@@ -46,6 +46,33 @@ impl fmt::Debug for Expr {
     }
 }
 
+/// Writes the expression back in label syntax that parses to the same expression: atoms quoted
+/// where they must be, binary operators parenthesized.
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Atom(a) if !a.is_empty() && a.chars().all(is_bare) && !a.contains("->") => {
+                f.write_str(a)
+            }
+            Self::Atom(a) => {
+                f.write_str("\"")?;
+                for c in a.chars() {
+                    if matches!(c, '"' | '\\') {
+                        f.write_str("\\")?;
+                    }
+                    write!(f, "{c}")?;
+                }
+                f.write_str("\"")
+            }
+            Self::Not(e) => write!(f, "!{e}"),
+            Self::And(a, b) => write!(f, "({a} && {b})"),
+            Self::Or(a, b) => write!(f, "({a} || {b})"),
+            Self::Implies(a, b) => write!(f, "({a} -> {b})"),
+            Self::Iff(a, b) => write!(f, "({a} <-> {b})"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Token {
     Atom(String),

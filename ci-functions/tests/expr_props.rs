@@ -1,0 +1,41 @@
+//! Label expressions: whatever parses prints back to text that parses to the same expression,
+//! and arbitrary text never panics the parser.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ci_functions::Expr;
+use proptest::prelude::*;
+
+fn expr() -> impl Strategy<Value = Expr> {
+    let atom = prop_oneof![
+        "[a-z][a-z0-9._-]{0,8}".prop_map(Expr::Atom),
+        ".{0,6}".prop_map(Expr::Atom),
+    ];
+    atom.prop_recursive(5, 40, 2, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|e| Expr::Not(Box::new(e))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Expr::Implies(Box::new(a), Box::new(b))),
+            (inner.clone(), inner).prop_map(|(a, b)| Expr::Iff(Box::new(a), Box::new(b))),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn printed_expressions_parse_back(e in expr()) {
+        let text = e.to_string();
+        prop_assert_eq!(Expr::parse(&text), Ok(e), "{}", text);
+    }
+
+    #[test]
+    fn any_text_parses_or_fails_cleanly(text in ".{0,40}", node in prop::collection::vec("[a-z]{1,3}", 0..4)) {
+        if let Ok(e) = Expr::parse(&text) {
+            let has = |a: &str| node.iter().any(|n| n == a);
+            let _ = e.eval(&has);
+            prop_assert_eq!(Expr::parse(&e.to_string()), Ok(e));
+        }
+    }
+}
