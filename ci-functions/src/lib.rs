@@ -31,10 +31,15 @@
 mod expr;
 mod label;
 pub mod naming;
+mod payload;
 mod policy;
 
 pub use expr::{Expr, ExprError};
 pub use label::{Label, ManagerName, NameError, ProjectName, MAX_NAME_LEN};
+pub use payload::{
+    offline_when_complete, parse_build_ref, parse_params, BuildParams, BuildRef, BuildReport,
+    BuildResult, PayloadError,
+};
 pub use policy::{functions_for, NodeInfo, NodeMode, ProjectInfo};
 
 pub use gearman_proto as proto;
