@@ -80,8 +80,8 @@ fn failure_code(failure: &Failure) -> u8 {
         Failure::NotSent => EXIT_NOT_SENT,
         Failure::Ambiguous => EXIT_AMBIGUOUS,
         Failure::Refused { .. } => EXIT_REFUSED,
-        Failure::Disconnected => EXIT_DISCONNECTED,
-        _ => EXIT_TIMED_OUT,
+        Failure::TimedOut => EXIT_TIMED_OUT,
+        _ => EXIT_DISCONNECTED,
     }
 }
 

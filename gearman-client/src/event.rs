@@ -43,6 +43,11 @@ pub enum Failure {
     /// The deadline passed first.
     #[error("deadline passed")]
     TimedOut,
+    /// The client stopped following the job (its stream left
+    /// [`STREAM_BUFFER`](crate::STREAM_BUFFER) events unread, or the client was dropped); the
+    /// job itself goes on.
+    #[error("the client stopped following the job")]
+    Abandoned,
 }
 
 /// An output of the client machine.

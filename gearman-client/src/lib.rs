@@ -16,6 +16,7 @@ pub use machine::{ClientConfig, ClientMachine, JobKind, NewJob};
 #[cfg(feature = "tokio")]
 pub use runtime::{
     AdminClient, AdminClientError, Client, ClientBuilder, Error, Job, JobEvent, JobStream,
+    STREAM_BUFFER,
 };
 
 pub use gearman_proto as proto;

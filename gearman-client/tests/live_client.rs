@@ -290,3 +290,47 @@ async fn status_and_echo_answer_through_the_client() {
         .unwrap();
     assert!(!gone.known);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_stream_is_cut_off_without_stalling_other_jobs() {
+    let Some(g) = gearmand_or_skip("unread_stream") else {
+        return;
+    };
+    let addr = g.addr().to_string();
+    let flooded = Arc::new(tokio::sync::Notify::new());
+    let flooded2 = flooded.clone();
+    let chatty = worker(&addr, "c:chatty", 1, move |job: WorkerJob| {
+        let flooded = flooded2.clone();
+        async move {
+            for i in 0..(gearman_client::STREAM_BUFFER + 100) {
+                job.send_data(format!("{i}")).await.unwrap();
+            }
+            flooded.notify_one();
+            Ok(Bytes::from_static(b"done"))
+        }
+    });
+    let quick = worker(&addr, "c:quick", 1, reverse);
+    let c = client(std::slice::from_ref(&addr)).await;
+    let mut unread = c.submit(Job::new(f("c:chatty"), "")).await.unwrap();
+    // The chatty job floods its stream, which nobody reads; another job still completes.
+    tokio::time::timeout(WAIT, flooded.notified())
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(WAIT, c.call(Job::new(f("c:quick"), "abc")))
+        .await
+        .unwrap();
+    assert_eq!(out, Ok(Bytes::from_static(b"cba")));
+    let mut last = None;
+    let mut n = 0;
+    while let Some(e) = tokio::time::timeout(WAIT, unread.next()).await.unwrap() {
+        n += 1;
+        last = Some(e);
+    }
+    assert_eq!(last, Some(JobEvent::Failed(Failure::Abandoned)));
+    assert!(
+        n <= gearman_client::STREAM_BUFFER + 1,
+        "{n} events buffered"
+    );
+    chatty.shutdown(WAIT).await.unwrap();
+    quick.shutdown(WAIT).await.unwrap();
+}

@@ -126,7 +126,7 @@ impl Driver {
                         None => return,
                     },
                 }
-                self.route_events().await;
+                self.route_events();
             }
         }
     }
@@ -178,7 +178,7 @@ impl Driver {
     }
 
     /// Delivers the machine's events to their streams.
-    async fn route_events(&mut self) -> Option<Closed> {
+    fn route_events(&mut self) -> Option<Closed> {
         let mut closed = None;
         while let Some(event) = self.machine.poll_event() {
             let (id, last) = match &event {
@@ -205,9 +205,10 @@ impl Driver {
                 continue;
             };
             let last = last || (sink.ends_at_creation && matches!(event, Event::Created { .. }));
-            // A stream that holds 64 unread events slows this connection down (backpressure
-            // up to the server) rather than growing without bound; a dropped one unsubscribes.
-            if sink.events.send(event).await.is_err() {
+            // Never wait on one reader (another job's stream may be what its caller waits
+            // for): a stream dropped, or so far behind that its buffer is full, is cut off and
+            // unsubscribed; its reader then sees `Failure::Abandoned`.
+            if sink.events.try_send(event).is_err() {
                 self.machine.unsubscribe(id);
                 self.sinks.remove(&id);
                 continue;
@@ -228,7 +229,7 @@ impl Driver {
         self.up.store(true, Ordering::Relaxed);
         info!(server = %self.addr, "connected");
         let closed = loop {
-            if let Some(closed) = self.route_events().await {
+            if let Some(closed) = self.route_events() {
                 break closed;
             }
             while let Some(req) = self.machine.poll_transmit() {
@@ -268,7 +269,7 @@ impl Driver {
         };
         self.up.store(false, Ordering::Relaxed);
         self.machine.handle_disconnected(now());
-        self.route_events().await;
+        self.route_events();
         closed
     }
 

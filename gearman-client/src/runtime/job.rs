@@ -62,8 +62,10 @@ impl JobStream {
         let event = match self.rx.recv().await {
             Some(e) => e,
             None => {
+                // The driver let go of this job without an ending: the stream fell too far
+                // behind, or the client is gone.
                 self.finished = true;
-                return Some(JobEvent::Failed(Failure::Disconnected));
+                return Some(JobEvent::Failed(Failure::Abandoned));
             }
         };
         let out = match event {

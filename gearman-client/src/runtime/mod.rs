@@ -43,6 +43,9 @@ pub enum Error {
     Closed,
 }
 
+/// Events a job's stream may hold unread before the client stops following the job.
+pub const STREAM_BUFFER: usize = 1024;
+
 struct Server {
     commands: mpsc::Sender<Command>,
     up: Arc<AtomicBool>,
@@ -278,7 +281,7 @@ impl Client {
             if !server.up.load(Ordering::Relaxed) {
                 continue;
             }
-            let (tx, rx) = mpsc::channel(64);
+            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let cmd = Command::Submit {
                 job: job.0.clone(),
                 events: tx,
