@@ -297,25 +297,32 @@ async fn an_unread_stream_is_cut_off_without_stalling_other_jobs() {
         return;
     };
     let addr = g.addr().to_string();
-    let flooded = Arc::new(tokio::sync::Notify::new());
-    let flooded2 = flooded.clone();
-    let chatty = worker(&addr, "c:chatty", 1, move |job: WorkerJob| {
-        let flooded = flooded2.clone();
-        async move {
-            for i in 0..(gearman_client::STREAM_BUFFER + 100) {
-                job.send_data(format!("{i}")).await.unwrap();
-            }
-            flooded.notify_one();
-            Ok(Bytes::from_static(b"done"))
+    let chatty = worker(&addr, "c:chatty", 1, |job: WorkerJob| async move {
+        for i in 0..(gearman_client::STREAM_BUFFER + 100) {
+            job.send_data(format!("{i}")).await.unwrap();
         }
+        Ok(Bytes::from_static(b"done"))
     });
     let quick = worker(&addr, "c:quick", 1, reverse);
     let c = client(std::slice::from_ref(&addr)).await;
     let mut unread = c.submit(Job::new(f("c:chatty"), "")).await.unwrap();
-    // The chatty job floods its stream, which nobody reads; another job still completes.
-    tokio::time::timeout(WAIT, flooded.notified())
-        .await
-        .unwrap();
+    // The chatty job floods its stream, which nobody reads. Once gearmand has finished it, all
+    // its packets are on the client's connection ahead of anything else.
+    let admin = gearman_client::AdminClient::new(addr.clone(), WAIT);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = admin.status().await.unwrap();
+        let row = status.iter().find(|r| &r.function[..] == b"c:chatty");
+        if row.is_some_and(|r| r.total == 0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the chatty job never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Another job on the same connection still completes.
     let out = tokio::time::timeout(WAIT, c.call(Job::new(f("c:quick"), "abc")))
         .await
         .unwrap();
