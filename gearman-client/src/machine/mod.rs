@@ -362,6 +362,7 @@ impl ClientMachine {
             self.out_of_step = true;
             if let Some(c) = self.creating.pop_front() {
                 for id in std::iter::once(c.id).chain(c.followers) {
+                    self.forget_deadline(id);
                     self.emit(Event::Failed {
                         id,
                         failure: Failure::TimedOut,
@@ -601,6 +602,12 @@ impl ClientMachine {
         self.events.push_back(event);
     }
 
+    fn forget_deadline(&mut self, id: RequestId) {
+        if let Some((at, _)) = self.deadline_of.remove(&id) {
+            self.job_deadlines.remove(&(at, id));
+        }
+    }
+
     fn track_deadline(
         &mut self,
         id: RequestId,
@@ -647,9 +654,7 @@ impl ClientMachine {
             }
         } else {
             for &id in &ids {
-                if let Some((at, _)) = self.deadline_of.remove(&id) {
-                    self.job_deadlines.remove(&(at, id));
-                }
+                self.forget_deadline(id);
             }
         }
         for id in ids {
@@ -669,9 +674,7 @@ impl ClientMachine {
             text: String::from_utf8_lossy(&e.text).into_owned(),
         };
         for id in std::iter::once(c.id).chain(c.followers) {
-            if let Some((at, _)) = self.deadline_of.remove(&id) {
-                self.job_deadlines.remove(&(at, id));
-            }
+            self.forget_deadline(id);
             self.emit(Event::Failed {
                 id,
                 failure: failure.clone(),
@@ -703,9 +706,7 @@ impl ClientMachine {
         for id in subscribers {
             match &outcome {
                 Some(outcome) => {
-                    if let Some((at, _)) = self.deadline_of.remove(&id) {
-                        self.job_deadlines.remove(&(at, id));
-                    }
+                    self.forget_deadline(id);
                     self.emit(Event::Done {
                         id,
                         outcome: outcome.clone(),
