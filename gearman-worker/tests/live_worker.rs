@@ -384,3 +384,37 @@ async fn graceful_shutdown_lets_the_running_job_finish() {
     );
     drop(h2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grab_all_hands_the_reducer_to_the_handler() {
+    let Some(g) = gearmand_or_skip("grab_all_reducer") else {
+        return;
+    };
+    let worker = Worker::builder()
+        .server(g.addr().to_string())
+        .grab(gearman_proto::GrabKind::All)
+        .function(f("live:map"), |job: Job| async move {
+            let reducer = job.reducer().map(|r| r.to_string()).unwrap_or_default();
+            Ok(Bytes::from(reducer))
+        })
+        .spawn()
+        .unwrap();
+    let mut c = RawClient::connect(g.addr()).await;
+    c.send(&gearman_proto::Request::SubmitReduce(
+        gearman_proto::SubmitReduce {
+            function: f("live:map"),
+            unique: gearman_proto::UniqueId::try_from("r1").unwrap(),
+            reducer: f("live:reduce"),
+            aggregator: Bytes::new(),
+            data: Bytes::from_static(b"x"),
+            background: false,
+        },
+    ))
+    .await;
+    let gearman_proto::Response::JobCreated(h) = c.recv().await else {
+        panic!("expected JOB_CREATED")
+    };
+    let out = c.outcome(&h).await;
+    assert!(matches!(out.last(), Some(WorkUpdate::Complete { data, .. }) if data == "live:reduce"));
+    worker.shutdown(WAIT).await.unwrap();
+}

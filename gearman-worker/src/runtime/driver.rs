@@ -336,6 +336,7 @@ impl Driver {
             handle: a.handle.clone(),
             function: a.function,
             unique: a.unique,
+            reducer: a.reducer,
             data: a.data,
             epoch: self.epoch,
             updates: self.job_tx.clone(),

@@ -63,6 +63,7 @@ pub struct Job {
     pub(crate) handle: JobHandle,
     pub(crate) function: FunctionName,
     pub(crate) unique: Option<UniqueId>,
+    pub(crate) reducer: Option<FunctionName>,
     pub(crate) data: Bytes,
     pub(crate) epoch: u64,
     pub(crate) updates: mpsc::Sender<JobMsg>,
@@ -82,6 +83,11 @@ impl Job {
     /// The unique id, when the server sent one.
     pub fn unique(&self) -> Option<&UniqueId> {
         self.unique.as_ref()
+    }
+
+    /// The reducer of a map/reduce job (with [`GrabKind::All`](gearman_proto::GrabKind::All)).
+    pub fn reducer(&self) -> Option<&FunctionName> {
+        self.reducer.as_ref()
     }
 
     /// The workload.
