@@ -49,7 +49,7 @@ fn priority() -> impl Strategy<Value = Priority> {
 
 fn work() -> impl Strategy<Value = WorkUpdate> {
     prop_oneof![
-        (handle(), any::<u32>(), any::<u32>()).prop_map(|(handle, numerator, denominator)| {
+        (handle(), any::<i64>(), any::<i64>()).prop_map(|(handle, numerator, denominator)| {
             WorkUpdate::Status {
                 handle,
                 numerator,

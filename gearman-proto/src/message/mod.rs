@@ -57,6 +57,47 @@ fn parse_u64(field: &'static str, text: &[u8]) -> Result<u64, MessageError> {
     parse_decimal(field, text, u64::MAX)
 }
 
+/// Canonical signed decimal text: an optional `-`, then digits without a leading zero (`-0` is
+/// refused, so every value has one spelling).
+fn parse_i64(field: &'static str, text: &[u8]) -> Result<i64, MessageError> {
+    let bad = || MessageError::BadNumber { field };
+    match text.strip_prefix(b"-") {
+        Some(digits) => {
+            let n = parse_decimal(field, digits, 1u64 << 63)?;
+            if n == 0 {
+                return Err(bad());
+            }
+            // 1 <= n <= 2^63, so -n fits.
+            Ok(0i64.wrapping_sub_unsigned(n))
+        }
+        None => parse_decimal(field, text, i64::MAX as u64).map(|n| n as i64),
+    }
+}
+
+/// A signed decimal rendered on the stack.
+pub(crate) struct SignedDecimal {
+    buf: [u8; 21],
+    len: usize,
+}
+
+impl SignedDecimal {
+    pub(crate) fn new(n: i64) -> Self {
+        let digits = Decimal::new(n.unsigned_abs());
+        let digits = digits.as_bytes();
+        let sign = usize::from(n < 0);
+        let mut buf = [b'-'; 21];
+        buf[sign..sign + digits.len()].copy_from_slice(digits);
+        Self {
+            buf,
+            len: sign + digits.len(),
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// `None` for an empty field (python gear's server leaves them empty), else a number.
 fn parse_opt_u32(field: &'static str, text: &[u8]) -> Result<Option<u32>, MessageError> {
     if text.is_empty() {
@@ -118,6 +159,15 @@ mod tests {
         assert_eq!(parse_u64("n", b"18446744073709551615"), Ok(u64::MAX));
         assert!(parse_u64("n", b"18446744073709551616").is_err());
         assert_eq!(parse_opt_u32("n", b""), Ok(None));
+        assert_eq!(parse_i64("n", b"-1"), Ok(-1));
+        for n in [0i64, 5, -1, -12345, i64::MIN, i64::MAX] {
+            assert_eq!(SignedDecimal::new(n).as_bytes(), n.to_string().as_bytes());
+        }
+        assert_eq!(parse_i64("n", b"-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_i64("n", b"9223372036854775807"), Ok(i64::MAX));
+        for bad in [&b"-0"[..], b"-", b"--1", b"-01", b"9223372036854775808", b"-9223372036854775809"] {
+            assert!(parse_i64("n", bad).is_err(), "{bad:?}");
+        }
         assert_eq!(parse_flag("f", b"1"), Ok(true));
         assert!(parse_flag("f", b"2").is_err());
     }

@@ -2,20 +2,21 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::{parse_u32, Decimal};
+use super::{parse_i64, SignedDecimal};
 use crate::{encode_fields, EncodeError, JobHandle, Magic, MessageError, Packet, PacketType};
 
 /// Progress or outcome of a job, keyed by its handle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkUpdate {
-    /// WORK_STATUS: `numerator / denominator` done.
+    /// WORK_STATUS: `numerator / denominator` done. Signed, because the Jenkins gearman plugin
+    /// sends `-1` for an unknown estimate and Zuul reads it; gearmand forwards the text as is.
     Status {
-        /// The job.
+        /// Work done.
         handle: JobHandle,
         /// Work done.
-        numerator: u32,
-        /// Work in all.
-        denominator: u32,
+        numerator: i64,
+        /// Work in all (`-1`: unknown, by the Jenkins plugin's convention).
+        denominator: i64,
     },
     /// WORK_DATA: a partial result.
     Data {
@@ -94,8 +95,8 @@ impl WorkUpdate {
                 let [handle, num, den] = packet.into_split::<3>();
                 Self::Status {
                     handle: JobHandle::from_inner(handle)?,
-                    numerator: parse_u32("numerator", &num)?,
-                    denominator: parse_u32("denominator", &den)?,
+                    numerator: parse_i64("numerator", &num)?,
+                    denominator: parse_i64("denominator", &den)?,
                 }
             }
             PacketType::WORK_FAIL => {
@@ -130,10 +131,7 @@ impl WorkUpdate {
                 numerator,
                 denominator,
             } => {
-                let (n, d) = (
-                    Decimal::new(u64::from(*numerator)),
-                    Decimal::new(u64::from(*denominator)),
-                );
+                let (n, d) = (SignedDecimal::new(*numerator), SignedDecimal::new(*denominator));
                 encode_fields(
                     buf,
                     magic,

@@ -125,8 +125,9 @@ impl Job {
         .await
     }
 
-    /// Sends WORK_STATUS: `numerator` of `denominator` done.
-    pub async fn send_status(&self, numerator: u32, denominator: u32) -> Result<(), JobGone> {
+    /// Sends WORK_STATUS: `numerator` of `denominator` done (the Jenkins plugin sends elapsed
+    /// and estimated milliseconds, with `-1` for an unknown estimate).
+    pub async fn send_status(&self, numerator: i64, denominator: i64) -> Result<(), JobGone> {
         let handle = self.handle.clone();
         self.send(WorkUpdate::Status {
             handle,
