@@ -29,17 +29,22 @@
 //! ```
 
 mod expr;
+mod host;
 mod label;
 pub mod naming;
 mod payload;
 mod policy;
+mod runner;
+pub mod testing;
 
 pub use expr::{Expr, ExprError};
+pub use host::{AbortOutcome, BuildRequest, CiHost, HostNode, RunningBuild};
 pub use label::{Label, ManagerName, NameError, ProjectName, MAX_NAME_LEN};
 pub use payload::{
     offline_when_complete, parse_build_ref, parse_params, BuildParams, BuildRef, BuildReport,
     BuildResult, PayloadError,
 };
 pub use policy::{functions_for, NodeInfo, NodeMode, ProjectInfo};
+pub use runner::{Runner, RunnerError};
 
 pub use gearman_proto as proto;

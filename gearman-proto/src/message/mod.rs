@@ -165,7 +165,14 @@ mod tests {
         }
         assert_eq!(parse_i64("n", b"-9223372036854775808"), Ok(i64::MIN));
         assert_eq!(parse_i64("n", b"9223372036854775807"), Ok(i64::MAX));
-        for bad in [&b"-0"[..], b"-", b"--1", b"-01", b"9223372036854775808", b"-9223372036854775809"] {
+        for bad in [
+            &b"-0"[..],
+            b"-",
+            b"--1",
+            b"-01",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+        ] {
             assert!(parse_i64("n", bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_flag("f", b"1"), Ok(true));

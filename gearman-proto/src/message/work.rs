@@ -131,7 +131,10 @@ impl WorkUpdate {
                 numerator,
                 denominator,
             } => {
-                let (n, d) = (SignedDecimal::new(*numerator), SignedDecimal::new(*denominator));
+                let (n, d) = (
+                    SignedDecimal::new(*numerator),
+                    SignedDecimal::new(*denominator),
+                );
                 encode_fields(
                     buf,
                     magic,

@@ -35,6 +35,7 @@ pub struct WorkerBuilder {
     concurrency: usize,
     connections_per_server: usize,
     client_id: Option<ClientId>,
+    connection_ids: Vec<ClientId>,
     machine: MachineConfig,
     runtime: RuntimeConfig,
 }
@@ -49,6 +50,7 @@ impl Default for WorkerBuilder {
             concurrency: 1,
             connections_per_server: 1,
             client_id: None,
+            connection_ids: Vec::new(),
             machine: MachineConfig::default(),
             runtime: RuntimeConfig::default(),
         }
@@ -117,6 +119,13 @@ impl WorkerBuilder {
         self
     }
 
+    /// Names each connection of a server by its position: connection `i` gets `ids[i]` (the
+    /// Jenkins plugin's `NODE_exec-I`). Takes precedence over [`client_id`](Self::client_id).
+    pub fn connection_ids(mut self, ids: Vec<ClientId>) -> Self {
+        self.connection_ids = ids;
+        self
+    }
+
     /// The GRAB variant (default GRAB_JOB_UNIQ; GRAB_JOB_ALL also brings reducers).
     pub fn grab(mut self, kind: GrabKind) -> Self {
         self.machine.grab = kind;
@@ -182,11 +191,14 @@ impl WorkerBuilder {
         let mut tasks = JoinSet::new();
         let mut n = 0usize;
         for addr in &self.servers {
-            for _ in 0..self.connections_per_server {
-                let client_id = self.client_id.as_ref().map(|id| match n {
-                    0 => id.clone(),
-                    _ => ClientId::try_from(format!("{id}_{n}")).unwrap_or_else(|_| id.clone()),
-                });
+            for i in 0..self.connections_per_server {
+                let client_id = match self.connection_ids.get(i) {
+                    Some(id) => Some(id.clone()),
+                    None => self.client_id.as_ref().map(|id| match n {
+                        0 => id.clone(),
+                        _ => ClientId::try_from(format!("{id}_{n}")).unwrap_or_else(|_| id.clone()),
+                    }),
+                };
                 let driver = Driver::new(
                     addr.clone(),
                     client_id,

@@ -78,6 +78,7 @@ pub(crate) struct Driver {
     job_rx: mpsc::Receiver<JobMsg>,
     epoch: u64,
     drained: bool,
+    client_id: Option<ClientId>,
 }
 
 fn now() -> std::time::Instant {
@@ -97,7 +98,7 @@ impl Driver {
         permits: Arc<Semaphore>,
     ) -> Self {
         let mut machine = WorkerMachine::new(machine_config);
-        machine.set_client_id(client_id);
+        machine.set_client_id(client_id.clone());
         let (job_tx, job_rx) = mpsc::channel(1024);
         Self {
             addr,
@@ -114,6 +115,7 @@ impl Driver {
             job_rx,
             epoch: 0,
             drained: false,
+            client_id,
         }
     }
 
@@ -279,6 +281,13 @@ impl Driver {
     }
 
     fn on_finished(&mut self, handle: JobHandle, outcome: Outcome) {
+        // A handler may have changed the function set just before it returned (a CI build
+        // taking its node offline): apply that first, so the freed slot cannot grab for a
+        // function that is going away.
+        if self.functions.has_changed().unwrap_or(false) {
+            let set = self.functions.borrow_and_update().clone();
+            self.machine.set_functions(set);
+        }
         // The handler awaited its updates into the channel before it returned: send them first.
         while let Ok(msg) = self.job_rx.try_recv() {
             self.on_job_msg(msg);
@@ -338,6 +347,7 @@ impl Driver {
             unique: a.unique,
             reducer: a.reducer,
             data: a.data,
+            connection: self.client_id.clone(),
             epoch: self.epoch,
             updates: self.job_tx.clone(),
         };

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gearman_proto::{FunctionName, JobHandle, UniqueId, WorkUpdate};
+use gearman_proto::{ClientId, FunctionName, JobHandle, UniqueId, WorkUpdate};
 use tokio::sync::mpsc;
 
 use super::driver::JobMsg;
@@ -65,6 +65,7 @@ pub struct Job {
     pub(crate) unique: Option<UniqueId>,
     pub(crate) reducer: Option<FunctionName>,
     pub(crate) data: Bytes,
+    pub(crate) connection: Option<ClientId>,
     pub(crate) epoch: u64,
     pub(crate) updates: mpsc::Sender<JobMsg>,
 }
@@ -88,6 +89,11 @@ impl Job {
     /// The reducer of a map/reduce job (with [`GrabKind::All`](gearman_proto::GrabKind::All)).
     pub fn reducer(&self) -> Option<&FunctionName> {
         self.reducer.as_ref()
+    }
+
+    /// The client id of the connection the job came on, if it has one.
+    pub fn connection_id(&self) -> Option<&ClientId> {
+        self.connection.as_ref()
     }
 
     /// The workload.

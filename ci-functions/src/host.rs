@@ -1,0 +1,106 @@
+//! The boundary between this library and a CI system: what a host must offer (ci-plugin.md §10).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::label::{Label, ManagerName, ProjectName};
+use crate::payload::{BuildParams, BuildResult};
+use crate::policy::{NodeInfo, ProjectInfo};
+
+/// A node as the host sees it: what the policy needs, and how many builds it runs at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostNode {
+    /// Name, labels, mode, online.
+    pub info: NodeInfo,
+    /// Executors: one Gearman connection each, and at most this many builds at once.
+    pub executors: usize,
+}
+
+/// A build to start, pinned to a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildRequest {
+    /// The project.
+    pub project: ProjectName,
+    /// The node it must run on.
+    pub node: Label,
+    /// Its parameters, as Zuul sent them (`ZUUL_UUID` among them).
+    pub params: BuildParams,
+    /// The Gearman unique id, when the client sent one.
+    pub unique: Option<String>,
+}
+
+/// A build that has started on an executor.
+pub struct RunningBuild {
+    /// Its number (counting up per project).
+    pub number: u64,
+    /// Its URL, when the host has one.
+    pub url: Option<String>,
+    /// The host's estimate of its duration.
+    pub estimated: Option<Duration>,
+    /// Resolves with the result when the build ends.
+    pub finished: Pin<Box<dyn Future<Output = BuildResult> + Send>>,
+}
+
+impl std::fmt::Debug for RunningBuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningBuild")
+            .field("number", &self.number)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What aborting a build found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortOutcome {
+    /// It was running and is being aborted (it will end ABORTED).
+    Aborted,
+    /// It was already being aborted.
+    AlreadyAborting,
+    /// It had already finished.
+    AlreadyFinished,
+    /// No such build.
+    NotFound,
+}
+
+/// A CI system that runs builds for Gearman jobs. Implement it, hand it to
+/// [`Runner`](crate::Runner), and Zuul can drive it as it drove the Jenkins gearman plugin.
+#[async_trait::async_trait]
+pub trait CiHost: Send + Sync + 'static {
+    /// The host's own error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// This master's name: the `MANAGER` of `stop:MANAGER` and `set_description:MANAGER`, and
+    /// the `manager` of every build report.
+    fn manager(&self) -> ManagerName;
+
+    /// Every project, with its label expression and whether it is disabled.
+    async fn projects(&self) -> Result<Vec<ProjectInfo>, Self::Error>;
+
+    /// Every node, with its executors.
+    async fn nodes(&self) -> Result<Vec<HostNode>, Self::Error>;
+
+    /// Starts a build on the node and returns once it runs on an executor.
+    async fn start_build(&self, request: BuildRequest) -> Result<RunningBuild, Self::Error>;
+
+    /// Aborts a running build.
+    async fn abort_build(&self, project: &str, number: u64) -> Result<AbortOutcome, Self::Error>;
+
+    /// Sets (or with `None` clears) a build's description; `false` if there is no such build.
+    async fn set_description(
+        &self,
+        project: &str,
+        number: u64,
+        html: Option<String>,
+    ) -> Result<bool, Self::Error>;
+
+    /// Takes a node offline (a build asked for it with `OFFLINE_NODE_WHEN_COMPLETE`).
+    async fn set_node_offline(&self, node: &Label) -> Result<(), Self::Error>;
+
+    /// Resolves when projects or nodes may have changed, with a new generation number. The
+    /// default never resolves: the runner then refreshes only when asked.
+    async fn changed(&self) -> u64 {
+        std::future::pending().await
+    }
+}

@@ -1,0 +1,211 @@
+//! [`FakeHost`]: a scripted CI host for tests, of this crate and of yours.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+
+use crate::host::{AbortOutcome, BuildRequest, CiHost, HostNode, RunningBuild};
+use crate::label::{Label, ManagerName};
+use crate::payload::BuildResult;
+use crate::policy::ProjectInfo;
+
+/// Why the fake host refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("fake host: {0}")]
+pub struct FakeError(pub String);
+
+#[derive(Default)]
+struct State {
+    projects: Vec<ProjectInfo>,
+    nodes: Vec<HostNode>,
+    numbers: HashMap<String, u64>,
+    running: HashMap<(String, u64), oneshot::Sender<BuildResult>>,
+    aborting: BTreeSet<(String, u64)>,
+    finished: BTreeSet<(String, u64)>,
+    descriptions: HashMap<(String, u64), Option<String>>,
+    started: Vec<BuildRequest>,
+}
+
+/// A CI host whose projects and nodes the test sets, whose builds run until the test ends them
+/// ([`finish`](Self::finish)) or `stop:` aborts them, and which records what it was asked.
+#[derive(Clone)]
+pub struct FakeHost {
+    manager: ManagerName,
+    state: Arc<Mutex<State>>,
+    generation: Arc<watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for FakeHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeHost")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeHost {
+    /// A host named `manager` with these projects and nodes.
+    pub fn new(manager: ManagerName, projects: Vec<ProjectInfo>, nodes: Vec<HostNode>) -> Self {
+        let (generation, _) = watch::channel(0);
+        Self {
+            manager,
+            state: Arc::new(Mutex::new(State {
+                projects,
+                nodes,
+                ..State::default()
+            })),
+            generation: Arc::new(generation),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the projects and tells the runner.
+    pub fn set_projects(&self, projects: Vec<ProjectInfo>) {
+        self.state().projects = projects;
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Ends a running build with `result`; false if it is not running.
+    pub fn finish(&self, project: &str, number: u64, result: BuildResult) -> bool {
+        let tx = self.state().running.remove(&(project.to_string(), number));
+        match tx {
+            Some(tx) => tx.send(result).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Builds started so far, in order.
+    pub fn started(&self) -> Vec<BuildRequest> {
+        self.state().started.clone()
+    }
+
+    /// Builds running now, as `(project, number)`.
+    pub fn running(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<_> = self.state().running.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// A build's description, if one was set.
+    pub fn description(&self, project: &str, number: u64) -> Option<Option<String>> {
+        self.state()
+            .descriptions
+            .get(&(project.to_string(), number))
+            .cloned()
+    }
+
+    /// Whether a node is online.
+    pub fn is_online(&self, node: &str) -> bool {
+        self.state()
+            .nodes
+            .iter()
+            .any(|n| n.info.name.as_str() == node && n.info.online)
+    }
+}
+
+#[async_trait::async_trait]
+impl CiHost for FakeHost {
+    type Error = FakeError;
+
+    fn manager(&self) -> ManagerName {
+        self.manager.clone()
+    }
+
+    async fn projects(&self) -> Result<Vec<ProjectInfo>, FakeError> {
+        Ok(self.state().projects.clone())
+    }
+
+    async fn nodes(&self) -> Result<Vec<HostNode>, FakeError> {
+        Ok(self.state().nodes.clone())
+    }
+
+    async fn start_build(&self, request: BuildRequest) -> Result<RunningBuild, FakeError> {
+        let (tx, rx) = oneshot::channel();
+        let mut s = self.state();
+        if !s
+            .projects
+            .iter()
+            .any(|p| p.name == request.project && !p.disabled)
+        {
+            return Err(FakeError(format!(
+                "no buildable project {}",
+                request.project
+            )));
+        }
+        let project = request.project.to_string();
+        let number = {
+            let n = s.numbers.entry(project.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        s.running.insert((project.clone(), number), tx);
+        s.started.push(request);
+        let state = self.state.clone();
+        Ok(RunningBuild {
+            number,
+            url: Some(format!("http://fake/job/{project}/{number}/")),
+            estimated: (number > 1).then(|| Duration::from_secs(60)),
+            finished: Box::pin(async move {
+                let result = rx.await.unwrap_or(BuildResult::Aborted);
+                let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+                s.finished.insert((project.clone(), number));
+                s.aborting.remove(&(project, number));
+                result
+            }),
+        })
+    }
+
+    async fn abort_build(&self, project: &str, number: u64) -> Result<AbortOutcome, FakeError> {
+        let key = (project.to_string(), number);
+        let mut s = self.state();
+        if s.aborting.contains(&key) {
+            return Ok(AbortOutcome::AlreadyAborting);
+        }
+        if s.finished.contains(&key) {
+            return Ok(AbortOutcome::AlreadyFinished);
+        }
+        match s.running.remove(&key) {
+            Some(tx) => {
+                s.aborting.insert(key);
+                let _ = tx.send(BuildResult::Aborted);
+                Ok(AbortOutcome::Aborted)
+            }
+            None => Ok(AbortOutcome::NotFound),
+        }
+    }
+
+    async fn set_description(
+        &self,
+        project: &str,
+        number: u64,
+        html: Option<String>,
+    ) -> Result<bool, FakeError> {
+        let key = (project.to_string(), number);
+        let mut s = self.state();
+        let known = s.running.contains_key(&key) || s.finished.contains(&key);
+        if known {
+            s.descriptions.insert(key, html);
+        }
+        Ok(known)
+    }
+
+    async fn set_node_offline(&self, node: &Label) -> Result<(), FakeError> {
+        let mut s = self.state();
+        for n in s.nodes.iter_mut().filter(|n| &n.info.name == node) {
+            n.info.online = false;
+        }
+        Ok(())
+    }
+
+    async fn changed(&self) -> u64 {
+        let mut rx = self.generation.subscribe();
+        let _ = rx.changed().await;
+        let g = *rx.borrow();
+        g
+    }
+}

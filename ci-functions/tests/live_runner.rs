@@ -1,0 +1,271 @@
+//! The runner against the real gearmand with a fake CI host: registrations per executor, the
+//! payloads of a build as Zuul reads them, stop, set_description, single-use nodes, and
+//! re-registration when projects change.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ci_functions::testing::FakeHost;
+use ci_functions::{
+    BuildResult, Expr, HostNode, Label, ManagerName, NodeInfo, NodeMode, ProjectInfo, ProjectName,
+    Runner,
+};
+use gearman_client::{AdminClient, Client, Error, Job, JobEvent, JobOutcome};
+use gearman_proto::{FunctionName, UniqueId, WorkUpdate};
+use gearman_testkit::gearmand_or_skip;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn node(name: &str, labels: &[&str], executors: usize) -> HostNode {
+    HostNode {
+        info: NodeInfo {
+            name: Label::new(name).unwrap(),
+            labels: labels.iter().map(|l| Label::new(*l).unwrap()).collect(),
+            mode: NodeMode::Normal,
+            online: true,
+        },
+        executors,
+    }
+}
+
+fn project(name: &str, label: Option<&str>) -> ProjectInfo {
+    ProjectInfo {
+        name: ProjectName::new(name).unwrap(),
+        label: label.map(|l| Expr::parse(l).unwrap()),
+        disabled: false,
+    }
+}
+
+fn f(name: &str) -> FunctionName {
+    FunctionName::try_from(name).unwrap()
+}
+
+/// Functions registered per client id, from the admin `workers` listing.
+async fn registrations(addr: SocketAddr) -> Vec<(String, BTreeSet<String>)> {
+    let admin = AdminClient::new(addr.to_string(), WAIT);
+    let mut out: Vec<(String, BTreeSet<String>)> = admin
+        .workers()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|w| {
+            let id = String::from_utf8_lossy(w.client_id.as_deref()?).into_owned();
+            let fs = w
+                .functions
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            Some((id, fs))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ci_host_behind_gearman_speaks_the_plugin_contract() {
+    let Some(g) = gearmand_or_skip("ci runner") else {
+        return;
+    };
+    let addr = g.addr();
+    let host = FakeHost::new(
+        ManagerName::new("ci01").unwrap(),
+        vec![project("py27", Some("trusty")), project("pep8", None)],
+        vec![node("n1", &["trusty"], 2), node("n2", &["precise"], 1)],
+    );
+    let runner = Runner::start(Arc::new(host.clone()), vec![addr.to_string()])
+        .await
+        .unwrap();
+
+    // One connection per executor, each with the node's whole set; one management connection.
+    let n1 = set(&["build:pep8", "build:py27", "build:py27:trusty"]);
+    let want = vec![
+        (
+            "ci01_manager".to_string(),
+            set(&["set_description:ci01", "stop:ci01"]),
+        ),
+        ("n1_exec-0".to_string(), n1.clone()),
+        ("n1_exec-1".to_string(), n1.clone()),
+        ("n2_exec-0".to_string(), set(&["build:pep8"])),
+    ];
+    until("the registrations", || async {
+        registrations(addr).await == want
+    })
+    .await;
+
+    // A build as Zuul v2 submits it: build:JOB, unique = ZUUL_UUID.
+    let client = Client::builder().server(addr.to_string()).spawn().unwrap();
+    until("the client", || async { client.connected() == 1 }).await;
+    let uuid = "0b6c1c5e9f3a4a438d2b6a1f1e0c7d11";
+    let job = Job::new(
+        f("build:py27"),
+        format!(r#"{{"ZUUL_UUID":"{uuid}","ZUUL_PIPELINE":"gate"}}"#),
+    )
+    .unique(UniqueId::try_from(uuid).unwrap());
+    let mut build = client.submit(job).await.unwrap();
+    let Some(JobEvent::Progress(WorkUpdate::Data { data, .. })) = build.next().await else {
+        panic!("expected the start WORK_DATA")
+    };
+    let start: Value = serde_json::from_slice(&data).unwrap();
+    assert_eq!(start["name"], "py27");
+    assert_eq!(start["number"], 1);
+    assert_eq!(start["manager"], "ci01");
+    assert_eq!(start["node_name"], "n1");
+    assert!(start["worker"].as_str().unwrap().starts_with("n1_exec-"));
+    assert_eq!(start["url"], "http://fake/job/py27/1/");
+    let labels: BTreeSet<&str> = start["node_labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(labels, BTreeSet::from(["n1", "trusty"]));
+    assert!(start.get("result").is_none(), "no result while running");
+    let Some(JobEvent::Progress(WorkUpdate::Status {
+        numerator,
+        denominator,
+        ..
+    })) = build.next().await
+    else {
+        panic!("expected WORK_STATUS")
+    };
+    assert!(numerator >= 0);
+    assert_eq!(denominator, -1, "first run: unknown estimate");
+    let started = host.started();
+    assert_eq!(started[0].unique.as_deref(), Some(uuid));
+    assert_eq!(started[0].params["ZUUL_UUID"].as_deref(), Some(uuid));
+    assert_eq!(started[0].node.as_str(), "n1");
+    assert!(host.finish("py27", 1, BuildResult::Unstable));
+    let Some(JobEvent::Done(JobOutcome::Complete(done))) = build.next().await else {
+        panic!("expected WORK_COMPLETE")
+    };
+    let done: Value = serde_json::from_slice(&done).unwrap();
+    assert_eq!(
+        (done["result"].as_str(), done["number"].as_u64()),
+        (Some("UNSTABLE"), Some(1))
+    );
+
+    // stop:ci01 aborts a running build, which then completes ABORTED.
+    let mut second = client
+        .submit(Job::new(f("build:py27:trusty"), "{}"))
+        .await
+        .unwrap();
+    until("the second build", || async {
+        host.running() == vec![("py27".to_string(), 2)]
+    })
+    .await;
+    let stop = |number: &str| {
+        Job::new(
+            f("stop:ci01"),
+            format!(r#"{{"name":"py27","number":{number}}}"#),
+        )
+    };
+    assert_eq!(client.call(stop("2")).await, Ok(Bytes::new()));
+    let end = loop {
+        match second.next().await.unwrap() {
+            JobEvent::Done(JobOutcome::Complete(d)) => {
+                break serde_json::from_slice::<Value>(&d).unwrap()
+            }
+            JobEvent::Progress(_) | JobEvent::Created(_) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(end["result"], "ABORTED");
+    assert_eq!(
+        client.call(stop("\"2\"")).await,
+        Err(Error::JobFailed),
+        "already finished"
+    );
+    let missing = client.call(stop("99")).await;
+    assert_eq!(
+        missing,
+        Err(Error::JobException(Bytes::from_static(
+            b"Cannot find build py27: 99"
+        )))
+    );
+
+    // set_description:ci01.
+    let describe = Job::new(
+        f("set_description:ci01"),
+        r#"{"name":"py27","number":1,"html_description":"<b>ok</b>"}"#,
+    );
+    let reply = client.call(describe).await.unwrap();
+    assert_eq!(
+        reply,
+        "Description for Jenkins build 1 was updated to <b>ok</b>"
+    );
+    assert_eq!(host.description("py27", 1), Some(Some("<b>ok</b>".into())));
+
+    // Bad JSON is an exception with a clear message, not a crash.
+    let bad = client
+        .call(Job::new(f("build:pep8"), r#"{"a":{"nested":1}}"#))
+        .await;
+    assert!(
+        matches!(bad, Err(Error::JobException(m)) if String::from_utf8_lossy(&m).contains("flat"))
+    );
+
+    // A single-use build takes its node offline: the node registers nothing afterwards.
+    let mut single = client
+        .submit(Job::new(
+            f("build:py27"),
+            r#"{"OFFLINE_NODE_WHEN_COMPLETE":"1"}"#,
+        ))
+        .await
+        .unwrap();
+    until("the single-use build", || async {
+        host.running().len() == 1
+    })
+    .await;
+    let (p, n) = host.running()[0].clone();
+    assert!(host.finish(&p, n, BuildResult::Success));
+    while let Some(e) = single.next().await {
+        if matches!(e, JobEvent::Done(_)) {
+            break;
+        }
+    }
+    assert!(!host.is_online("n1"));
+    until("n1 deregistered", || async {
+        registrations(addr)
+            .await
+            .iter()
+            .filter(|(id, _)| id.starts_with("n1_"))
+            .all(|(_, fs)| fs.is_empty())
+    })
+    .await;
+
+    // Projects change: n2 drops pep8 by delta, without a restart.
+    host.set_projects(vec![project("py27", Some("trusty"))]);
+    until("n2 re-registered", || async {
+        registrations(addr)
+            .await
+            .iter()
+            .any(|(id, fs)| id == "n2_exec-0" && fs.is_empty())
+    })
+    .await;
+    runner.shutdown(WAIT).await;
+}
