@@ -1,6 +1,7 @@
 //! `gearmanctl`: the command-line face of the Gearman crate family.
 
 mod admin;
+mod ci;
 mod submit;
 mod work;
 
@@ -24,6 +25,8 @@ enum Command {
     Status(submit::StatusArgs),
     /// Run an admin command and print the answer.
     Admin(admin::AdminArgs),
+    /// Run a CI host whose builds are shell commands, behind the Jenkins plugin's contract.
+    Ci(ci::CiArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +54,7 @@ fn main() -> std::process::ExitCode {
             Command::Submit(args) => submit::submit(args).await,
             Command::Status(args) => submit::status(args).await,
             Command::Admin(args) => admin::run(args).await,
+            Command::Ci(args) => ci::run(args).await,
         }
     });
     match result {

@@ -1,0 +1,244 @@
+//! Two `gearmanctl ci` hosts (two managers, different nodes) on one gearmand: registrations,
+//! builds on both, results, stop, SIGHUP re-registration, `--check`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::Kill;
+use gearman_client::{AdminClient, Client, Job, JobEvent, JobOutcome};
+use gearman_proto::{FunctionName, UniqueId};
+use gearman_testkit::gearmand_or_skip;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn host_a(addr: SocketAddr, dir: &Path, ok_disabled: bool) -> String {
+    format!(
+        r#"
+[gearman]
+servers = ["{addr}"]
+manager = "ci01"
+url = "http://ci01.example/"
+log_dir = "{logs}"
+
+[[node]]
+name = "a1"
+labels = ["trusty"]
+executors = 2
+
+[[project]]
+name = "ok"
+label = "trusty"
+disabled = {ok_disabled}
+command = 'test "$ZUUL_UUID" = abc && echo "ran on $NODE_NAME"'
+
+[[project]]
+name = "fail"
+command = "exit 3"
+
+[[project]]
+name = "slow"
+command = "sleep 30"
+"#,
+        logs = dir.join("logs-a").display()
+    )
+}
+
+fn host_b(addr: SocketAddr, dir: &Path) -> String {
+    format!(
+        r#"
+[gearman]
+servers = ["{addr}"]
+manager = "ci02"
+log_dir = "{logs}"
+
+[[node]]
+name = "b1"
+labels = ["xenial"]
+
+[[project]]
+name = "ok"
+label = "xenial"
+command = "echo b"
+"#,
+        logs = dir.join("logs-b").display()
+    )
+}
+
+fn ci(config: &Path) -> Kill {
+    Kill(
+        Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+            .env("RUST_LOG", "warn")
+            .args(["ci", "--config"])
+            .arg(config)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn registrations(addr: SocketAddr) -> Vec<(String, BTreeSet<String>)> {
+    let admin = AdminClient::new(addr.to_string(), WAIT);
+    let mut out: Vec<_> = admin
+        .workers()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|w| {
+            let id = String::from_utf8_lossy(w.client_id.as_deref()?).into_owned();
+            Some((
+                id,
+                w.functions
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect(),
+            ))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn job(function: &str, data: &str) -> Job {
+    Job::new(FunctionName::try_from(function).unwrap(), data.to_string())
+}
+
+async fn final_report(client: &Client, job: Job) -> Value {
+    let out = client.call(job).await.unwrap();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ci_hosts_share_one_gearmand() {
+    let Some(g) = gearmand_or_skip("two_ci_hosts_share_one_gearmand") else {
+        return;
+    };
+    let addr = g.addr();
+    let dir = std::env::temp_dir().join(format!("gearmanctl-ci-test-{}", addr.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a_path = write_config(&dir, "a.toml", &host_a(addr, &dir, false));
+    let b_path = write_config(&dir, "b.toml", &host_b(addr, &dir));
+
+    let check = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+        .args(["ci", "--check", "--config"])
+        .arg(&a_path)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    assert!(String::from_utf8_lossy(&check.stdout).contains(": ok"));
+
+    let a = ci(&a_path);
+    let _b = ci(&b_path);
+    let a1 = set(&["build:fail", "build:ok", "build:ok:trusty", "build:slow"]);
+    let want = vec![
+        ("a1_exec-0".to_string(), a1.clone()),
+        ("a1_exec-1".to_string(), a1.clone()),
+        (
+            "b1_exec-0".to_string(),
+            set(&["build:ok", "build:ok:xenial"]),
+        ),
+        (
+            "ci01_manager".to_string(),
+            set(&["set_description:ci01", "stop:ci01"]),
+        ),
+        (
+            "ci02_manager".to_string(),
+            set(&["set_description:ci02", "stop:ci02"]),
+        ),
+    ];
+    until("both hosts registered", || async {
+        registrations(addr).await == want
+    })
+    .await;
+
+    let client = Client::builder().server(addr.to_string()).spawn().unwrap();
+    until("the client", || async { client.connected() == 1 }).await;
+    let on_a =
+        job("build:ok:trusty", r#"{"ZUUL_UUID":"abc"}"#).unique(UniqueId::try_from("abc").unwrap());
+    let r = final_report(&client, on_a).await;
+    assert_eq!(
+        (
+            r["result"].as_str(),
+            r["manager"].as_str(),
+            r["node_name"].as_str()
+        ),
+        (Some("SUCCESS"), Some("ci01"), Some("a1"))
+    );
+    assert_eq!(r["url"], "http://ci01.example/job/ok/1/");
+    let r = final_report(&client, job("build:ok:xenial", "{}")).await;
+    assert_eq!(
+        (r["result"].as_str(), r["manager"].as_str()),
+        (Some("SUCCESS"), Some("ci02"))
+    );
+    let r = final_report(&client, job("build:fail", "{}")).await;
+    assert_eq!(r["result"], "FAILURE");
+    let log = std::fs::read_to_string(dir.join("logs-a/ok/1.log")).unwrap();
+    assert_eq!(log, "ran on a1\n");
+
+    // stop:ci01 aborts a running build.
+    let mut slow = client.submit(job("build:slow", "{}")).await.unwrap();
+    let Some(JobEvent::Progress(_)) = slow.next().await else {
+        panic!("expected the start report")
+    };
+    let stop = job("stop:ci01", r#"{"name":"slow","number":"1"}"#);
+    assert_eq!(client.call(stop).await.unwrap(), "");
+    let end = loop {
+        match slow.next().await.unwrap() {
+            JobEvent::Done(JobOutcome::Complete(d)) => {
+                break serde_json::from_slice::<Value>(&d).unwrap()
+            }
+            JobEvent::Progress(_) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(end["result"], "ABORTED");
+
+    // Disable `ok` and send SIGHUP: its functions go, the rest stay.
+    write_config(&dir, "a.toml", &host_a(addr, &dir, true));
+    let hup = Command::new("kill")
+        .args(["-HUP", &a.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let after = set(&["build:fail", "build:slow"]);
+    until("ok deregistered on a1", || async {
+        registrations(addr)
+            .await
+            .iter()
+            .filter(|(id, _)| id.starts_with("a1_"))
+            .all(|(_, fs)| *fs == after)
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
