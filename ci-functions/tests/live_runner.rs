@@ -269,3 +269,90 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract() {
     .await;
     runner.shutdown(WAIT).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_builds() {
+    let Some(g) = gearmand_or_skip("ci executors") else {
+        return;
+    };
+    let addr = g.addr();
+    let host = FakeHost::new(
+        ManagerName::new("ci01").unwrap(),
+        vec![project("py27", Some("trusty")), project("pep8", None)],
+        vec![node("n1", &["trusty"], 2)],
+    );
+    let runner = Runner::start(Arc::new(host.clone()), vec![addr.to_string()])
+        .await
+        .unwrap();
+    let client = Client::builder().server(addr.to_string()).spawn().unwrap();
+    until("the client", || async { client.connected() == 1 }).await;
+    until("n1 registered", || async {
+        registrations(addr).await.len() == 3
+    })
+    .await;
+
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        streams.push(
+            client
+                .submit(Job::new(f("build:py27"), "{}"))
+                .await
+                .unwrap(),
+        );
+    }
+    until("two builds running", || async { host.running().len() == 2 }).await;
+    let admin = AdminClient::new(addr.to_string(), WAIT);
+    for _ in 0..10 {
+        assert_eq!(
+            host.running().len(),
+            2,
+            "a node runs no more builds than executors"
+        );
+        let st = admin.status().await.unwrap();
+        let row = st
+            .iter()
+            .find(|r| &r.function[..] == b"build:py27")
+            .unwrap();
+        assert_eq!((row.total, row.running), (5, 2));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+
+    // py27 is removed while two of its builds run: its label function goes at once, its
+    // running builds' function only when they end, and they end normally.
+    host.set_projects(vec![project("pep8", None)]);
+    until("build:py27:trusty dropped", || async {
+        registrations(addr)
+            .await
+            .iter()
+            .filter(|(id, _)| id.starts_with("n1_"))
+            .all(|(_, fs)| !fs.contains("build:py27:trusty") && fs.contains("build:py27"))
+    })
+    .await;
+    for (p, n) in host.running() {
+        assert!(host.finish(&p, n, BuildResult::Success));
+    }
+    let mut results = Vec::new();
+    for mut s in streams.drain(..2) {
+        while let Some(e) = tokio::time::timeout(WAIT, s.next()).await.unwrap() {
+            if let JobEvent::Done(JobOutcome::Complete(d)) = e {
+                let v: Value = serde_json::from_slice(&d).unwrap();
+                results.push(v["result"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(results, ["SUCCESS", "SUCCESS"]);
+    until("build:py27 dropped after its builds", || async {
+        registrations(addr)
+            .await
+            .iter()
+            .filter(|(id, _)| id.starts_with("n1_"))
+            .all(|(_, fs)| *fs == set(&["build:pep8"]))
+    })
+    .await;
+    assert_eq!(
+        host.started().len(),
+        2,
+        "the queued py27 jobs never started"
+    );
+    runner.shutdown(WAIT).await;
+}
