@@ -35,6 +35,8 @@ pub struct FakeHost {
     manager: ManagerName,
     state: Arc<Mutex<State>>,
     generation: Arc<watch::Sender<u64>>,
+    /// One receiver for all callers, so a change between two calls is not missed.
+    seen: Arc<tokio::sync::Mutex<watch::Receiver<u64>>>,
 }
 
 impl std::fmt::Debug for FakeHost {
@@ -48,8 +50,9 @@ impl std::fmt::Debug for FakeHost {
 impl FakeHost {
     /// A host named `manager` with these projects and nodes.
     pub fn new(manager: ManagerName, projects: Vec<ProjectInfo>, nodes: Vec<HostNode>) -> Self {
-        let (generation, _) = watch::channel(0);
+        let (generation, seen) = watch::channel(0);
         Self {
+            seen: Arc::new(tokio::sync::Mutex::new(seen)),
             manager,
             state: Arc::new(Mutex::new(State {
                 projects,
@@ -203,9 +206,11 @@ impl CiHost for FakeHost {
     }
 
     async fn changed(&self) -> u64 {
-        let mut rx = self.generation.subscribe();
-        let _ = rx.changed().await;
-        let g = *rx.borrow();
+        let mut rx = self.seen.lock().await;
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        let g = *rx.borrow_and_update();
         g
     }
 }

@@ -163,6 +163,8 @@ struct ShellHost {
     offline: Mutex<BTreeSet<Label>>,
     builds: Arc<Mutex<Builds>>,
     generation: watch::Sender<u64>,
+    /// One receiver for all callers, so a change between two calls is not missed.
+    seen: Arc<tokio::sync::Mutex<watch::Receiver<u64>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -333,9 +335,11 @@ impl CiHost for ShellHost {
     }
 
     async fn changed(&self) -> u64 {
-        let mut rx = self.generation.subscribe();
-        let _ = rx.changed().await;
-        let g = *rx.borrow();
+        let mut rx = self.seen.lock().await;
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        let g = *rx.borrow_and_update();
         g
     }
 }
@@ -391,8 +395,9 @@ pub(crate) async fn run(args: CiArgs) -> Result<ExitCode, String> {
         return Ok(check(&loaded).await);
     }
     let servers = loaded.servers.clone();
-    let (generation, _) = watch::channel(0);
+    let (generation, seen) = watch::channel(0);
     let host = Arc::new(ShellHost {
+        seen: Arc::new(tokio::sync::Mutex::new(seen)),
         config: Mutex::new(loaded),
         offline: Mutex::new(BTreeSet::new()),
         builds: Arc::new(Mutex::new(Builds::default())),

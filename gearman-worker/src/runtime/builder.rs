@@ -105,7 +105,8 @@ impl WorkerBuilder {
         self
     }
 
-    /// Connections per server (default 1); with one per slot, each connection holds one job,
+    /// Connections per server (default 1). Each connection holds at most
+    /// `concurrency / connections` jobs (rounded up): with one connection per slot, one job each,
     /// like the Jenkins plugin's executors.
     pub fn connections_per_server(mut self, n: usize) -> Self {
         self.connections_per_server = n.max(1);
@@ -182,8 +183,10 @@ impl WorkerBuilder {
         let (functions, _) = watch::channel(self.functions);
         let (phase, _) = watch::channel(Phase::Running);
         let permits = Arc::new(Semaphore::new(self.concurrency));
+        // The limit is shared by all connections; each holds at most its share (one job each
+        // when there is a connection per slot, as the plugin's executors do).
         let machine = MachineConfig {
-            slots: self.concurrency,
+            slots: self.concurrency.div_ceil(self.connections_per_server),
             gated: true,
             ..self.machine
         };
