@@ -2,7 +2,7 @@
 //! worker per host, function sets kept in step with the host.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,7 +11,7 @@ use gearman_worker::{FunctionSet, Job, JobError, JobResult, Worker};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
-use crate::host::{AbortOutcome, BuildRequest, CiHost, HostNode};
+use crate::host::{AbortOutcome, BuildRequest, CiHost};
 use crate::label::{Label, ProjectName};
 use crate::naming;
 use crate::payload::{offline_when_complete, parse_build_ref, parse_params, BuildReport};
@@ -29,15 +29,16 @@ pub enum RunnerError<E: std::error::Error + 'static> {
     Worker(String),
 }
 
-struct NodeWorker {
-    worker: Arc<OnceLock<Worker>>,
-    executors: usize,
+/// A node's executors: one worker each (one connection per server, one job at a time), so an
+/// executor can be added or retired on its own.
+struct NodeWorkers {
+    executors: Vec<Worker>,
 }
 
 struct Shared<H: CiHost> {
     host: Arc<H>,
     servers: Vec<String>,
-    nodes: Mutex<HashMap<Label, NodeWorker>>,
+    nodes: Mutex<HashMap<Label, NodeWorkers>>,
 }
 
 /// Runs a [`CiHost`]'s builds for Gearman jobs, as the Jenkins gearman plugin did.
@@ -67,7 +68,8 @@ fn project_of(function: &FunctionName) -> Option<ProjectName> {
 }
 
 impl<H: CiHost> Shared<H> {
-    /// Recomputes every node's functions and applies them; starts workers for new nodes.
+    /// Recomputes every node's functions and applies them; starts and retires executors as
+    /// their count changes (no restart needed).
     async fn refresh(self: &Arc<Self>) -> Result<(), RunnerError<H::Error>> {
         let projects = self.host.projects().await.map_err(RunnerError::Host)?;
         let nodes = self.host.nodes().await.map_err(RunnerError::Host)?;
@@ -75,41 +77,47 @@ impl<H: CiHost> Shared<H> {
         for node in nodes {
             let set: FunctionSet = functions_for(&node.info, &projects).into_iter().collect();
             let name = node.info.name.clone();
-            if !workers.contains_key(&name) && node.executors > 0 {
-                let w = self.start_node(&node)?;
-                workers.insert(name.clone(), w);
+            let entry = workers.entry(name.clone()).or_insert_with(|| NodeWorkers {
+                executors: Vec::new(),
+            });
+            while entry.executors.len() < node.executors {
+                let i = entry.executors.len();
+                entry.executors.push(self.start_executor(&name, i)?);
             }
-            if let Some(w) = workers.get(&name) {
-                if w.executors != node.executors {
-                    warn!(node = %name, "a changed executor count takes effect after a restart");
+            while entry.executors.len() > node.executors {
+                if let Some(retired) = entry.executors.pop() {
+                    // Stops grabbing at once; a running build finishes first.
+                    tokio::spawn(async move {
+                        let _ = retired.shutdown(Duration::from_secs(24 * 3600)).await;
+                    });
                 }
-                if let Some(worker) = w.worker.get() {
-                    if worker.functions() != set {
-                        info!(node = %name, functions = set.len(), "registering");
-                        // Every function has the fallback handler: this cannot fail.
-                        let _ = worker.set_functions(set);
-                    }
+            }
+            for worker in &entry.executors {
+                if worker.functions() != set {
+                    // Every function has the fallback handler: this cannot fail.
+                    let _ = worker.set_functions(set.clone());
                 }
             }
         }
         Ok(())
     }
 
-    fn start_node(self: &Arc<Self>, node: &HostNode) -> Result<NodeWorker, RunnerError<H::Error>> {
-        let slot: Arc<OnceLock<Worker>> = Arc::new(OnceLock::new());
-        let ids: Vec<ClientId> = (0..node.executors)
-            .filter_map(|i| ascii_id(format!("{}_exec-{i}", node.info.name)))
-            .collect();
-        let mut builder = Worker::builder()
-            .concurrency(node.executors)
-            .connections_per_server(node.executors)
-            .connection_ids(ids);
+    fn start_executor(
+        self: &Arc<Self>,
+        node: &Label,
+        i: usize,
+    ) -> Result<Worker, RunnerError<H::Error>> {
+        let mut builder = Worker::builder().concurrency(1);
+        if let Some(id) = ascii_id(format!("{node}_exec-{i}")) {
+            builder = builder.client_id(id);
+        }
         for s in &self.servers {
             builder = builder.server(s.clone());
         }
         let shared = Arc::downgrade(self);
-        let node_name = node.info.name.clone();
-        let worker = builder
+        let node_name = node.clone();
+        info!(node = %node, executor = i, "starting executor");
+        builder
             .fallback(move |job: Job| {
                 let shared = shared.clone();
                 let node_name = node_name.clone();
@@ -121,12 +129,7 @@ impl<H: CiHost> Shared<H> {
                 }
             })
             .spawn()
-            .map_err(|e| RunnerError::Worker(e.to_string()))?;
-        let _ = slot.set(worker);
-        Ok(NodeWorker {
-            worker: slot,
-            executors: node.executors,
-        })
+            .map_err(|e| RunnerError::Worker(e.to_string()))
     }
 
     /// One `build:` job, as ci-plugin.md §2-§3 has it: parameters in, the build started on
@@ -290,7 +293,7 @@ impl<H: CiHost> Runner<H> {
             .lock()
             .await
             .values()
-            .filter_map(|n| n.worker.get().cloned())
+            .flat_map(|n| n.executors.iter().cloned())
             .collect();
         for w in workers.iter().chain(std::iter::once(&self.management)) {
             let _ = w.shutdown(grace).await;

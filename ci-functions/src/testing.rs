@@ -73,6 +73,12 @@ impl FakeHost {
         self.generation.send_modify(|g| *g += 1);
     }
 
+    /// Replaces the nodes and tells the runner.
+    pub fn set_nodes(&self, nodes: Vec<HostNode>) {
+        self.state().nodes = nodes;
+        self.generation.send_modify(|g| *g += 1);
+    }
+
     /// Ends a running build with `result`; false if it is not running.
     pub fn finish(&self, project: &str, number: u64, result: BuildResult) -> bool {
         let tx = self.state().running.remove(&(project.to_string(), number));

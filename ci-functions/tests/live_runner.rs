@@ -356,3 +356,65 @@ async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_bui
     );
     runner.shutdown(WAIT).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_executor_count_takes_effect_without_restart() {
+    let Some(g) = gearmand_or_skip("ci executor count") else {
+        return;
+    };
+    let addr = g.addr();
+    let host = FakeHost::new(
+        ManagerName::new("ci01").unwrap(),
+        vec![project("pep8", None)],
+        vec![node("n1", &[], 1)],
+    );
+    let runner = Runner::start(Arc::new(host.clone()), vec![addr.to_string()])
+        .await
+        .unwrap();
+    let executors = |addr| async move {
+        registrations(addr)
+            .await
+            .into_iter()
+            .filter(|(id, fs)| id.starts_with("n1_exec-") && !fs.is_empty())
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>()
+    };
+    until("one executor", || async {
+        executors(addr).await == ["n1_exec-0"]
+    })
+    .await;
+    host.set_nodes(vec![node("n1", &[], 3)]);
+    until("three executors", || async {
+        executors(addr).await == ["n1_exec-0", "n1_exec-1", "n1_exec-2"]
+    })
+    .await;
+    // Shrinking retires the newest executors; a running build on one of them finishes first.
+    let client = Client::builder().server(addr.to_string()).spawn().unwrap();
+    until("the client", || async { client.connected() == 1 }).await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        streams.push(
+            client
+                .submit(Job::new(f("build:pep8"), "{}"))
+                .await
+                .unwrap(),
+        );
+    }
+    until("three builds", || async { host.running().len() == 3 }).await;
+    host.set_nodes(vec![node("n1", &[], 1)]);
+    for (p, n) in host.running() {
+        assert!(host.finish(&p, n, BuildResult::Success));
+    }
+    for mut s in streams {
+        let mut done = false;
+        while let Some(e) = tokio::time::timeout(WAIT, s.next()).await.unwrap() {
+            done |= matches!(e, JobEvent::Done(JobOutcome::Complete(_)));
+        }
+        assert!(done, "every running build completed");
+    }
+    until("one executor again", || async {
+        executors(addr).await == ["n1_exec-0"]
+    })
+    .await;
+    runner.shutdown(WAIT).await;
+}
