@@ -64,4 +64,8 @@ impl Queues {
     pub(crate) fn len(&self) -> usize {
         self.0.iter().map(VecDeque::len).sum()
     }
+
+    pub(crate) fn len_at(&self, p: Priority) -> usize {
+        self.0[index(p)].len()
+    }
 }

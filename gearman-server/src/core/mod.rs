@@ -3,6 +3,7 @@
 //! [`ServerCore::handle`]; responses come out, addressed to connections, from
 //! [`ServerCore::poll_output`].
 
+mod admin;
 mod job;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ struct Conn {
     noop_sent: bool,
     held: BTreeSet<JobHandle>,
     waiting_on: BTreeSet<JobHandle>,
+    peer: Option<std::net::SocketAddr>,
 }
 
 /// Settings of the core.
