@@ -2,6 +2,7 @@
 
 mod admin;
 mod ci;
+mod demo;
 mod submit;
 mod work;
 
@@ -27,18 +28,26 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Run a CI host whose builds are shell commands, behind the Jenkins plugin's contract.
     Ci(ci::CiArgs),
+    /// Everything in one process: a job server, two CI masters, a Zuul-like scheduler.
+    Demo,
 }
 
 fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The demo prints its own story; the long-running commands log at info.
+    let default = if matches!(cli.command, Command::Demo) {
+        "warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -55,6 +64,7 @@ fn main() -> std::process::ExitCode {
             Command::Status(args) => submit::status(args).await,
             Command::Admin(args) => admin::run(args).await,
             Command::Ci(args) => ci::run(args).await,
+            Command::Demo => demo::run().await,
         }
     });
     match result {
