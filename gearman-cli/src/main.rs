@@ -30,6 +30,12 @@ enum Command {
     Ci(ci::CiArgs),
     /// Everything in one process: a job server, two CI masters, a Zuul-like scheduler.
     Demo,
+    /// Run the embedded job server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4730")]
+        listen: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +71,7 @@ fn main() -> std::process::ExitCode {
             Command::Admin(args) => admin::run(args).await,
             Command::Ci(args) => ci::run(args).await,
             Command::Demo => demo::run().await,
+            Command::Serve { listen } => serve(&listen).await,
         }
     });
     match result {
@@ -74,4 +81,21 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// `gearmanctl serve`: the embedded server until SIGINT or SIGTERM.
+async fn serve(listen: &str) -> Result<std::process::ExitCode, String> {
+    let server = gearman_server::Server::bind(listen, gearman_server::CoreConfig::default())
+        .await
+        .map_err(|e| format!("{listen}: {e}"))?;
+    tracing::info!(addr = %server.local_addr(), "serving");
+    println!("listening on {}", server.local_addr());
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    server.shutdown();
+    Ok(std::process::ExitCode::SUCCESS)
 }

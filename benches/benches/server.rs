@@ -1,0 +1,106 @@
+//! The embedded server beside gearmand (`--threads 1`, its fastest setting on this machine)
+//! under the same load in the same run: gearman-client submitting 100-byte foreground jobs in
+//! batches of 100, gearman-worker (4 connections) answering with an empty result.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures_util::future::join_all;
+use gearman_client::{Client, Job};
+use gearman_proto::FunctionName;
+use gearman_server::{CoreConfig, Server};
+use gearman_testkit::Gearmand;
+use gearman_worker::{Job as WorkerJob, Worker};
+
+const FUNCTION: &str = "bench:server";
+const BATCH: usize = 100;
+const PER_ITER: u64 = 1000;
+
+fn job() -> Job {
+    Job::new(
+        FunctionName::try_from(FUNCTION).unwrap(),
+        Bytes::from(vec![b'x'; 100]),
+    )
+}
+
+async fn setup(addr: String) -> (Worker, Client) {
+    let worker = Worker::builder()
+        .server(addr.clone())
+        .concurrency(4)
+        .connections_per_server(4)
+        .function(
+            FunctionName::try_from(FUNCTION).unwrap(),
+            |job: WorkerJob| async move {
+                std::hint::black_box(job.data());
+                Ok(Bytes::new())
+            },
+        )
+        .spawn()
+        .unwrap();
+    let client = Client::builder().server(addr).spawn().unwrap();
+    while client.connected() == 0 || worker.connected() < 4 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (worker, client)
+}
+
+async fn load(client: &Client, n: u64) {
+    for _ in 0..n / BATCH as u64 {
+        for r in join_all((0..BATCH).map(|_| client.call(job()))).await {
+            r.unwrap();
+        }
+    }
+}
+
+fn bench_server(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("server/foreground_batches_of_100");
+    g.throughput(Throughput::Elements(PER_ITER));
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(8));
+
+    let ours = rt
+        .block_on(Server::bind("127.0.0.1:0", CoreConfig::default()))
+        .unwrap();
+    let (worker, client) = rt.block_on(setup(ours.local_addr().to_string()));
+    g.bench_function("gearman-server", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                load(&client, iters * PER_ITER).await;
+                start.elapsed()
+            })
+        })
+    });
+    rt.block_on(worker.shutdown(Duration::from_secs(5)))
+        .unwrap();
+
+    match Gearmand::builder().threads(1).start() {
+        Ok(gearmand) => {
+            let (worker, client) = rt.block_on(setup(gearmand.addr().to_string()));
+            g.bench_function("gearmand --threads 1", |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        load(&client, iters * PER_ITER).await;
+                        start.elapsed()
+                    })
+                })
+            });
+            rt.block_on(worker.shutdown(Duration::from_secs(5)))
+                .unwrap();
+        }
+        Err(e) => eprintln!("*** gearmand not available ({e}): measured gearman-server alone ***"),
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_server);
+criterion_main!(benches);
