@@ -55,6 +55,15 @@ async fn load(client: &Client, n: u64) {
     }
 }
 
+/// Runs `iters` x PER_ITER jobs and reports the time they took.
+fn measure(rt: &tokio::runtime::Runtime, client: &Client, iters: u64) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        load(client, iters * PER_ITER).await;
+        start.elapsed()
+    })
+}
+
 fn bench_server(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -71,13 +80,7 @@ fn bench_server(c: &mut Criterion) {
         .unwrap();
     let (worker, client) = rt.block_on(setup(ours.local_addr().to_string()));
     g.bench_function("gearman-server", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                load(&client, iters * PER_ITER).await;
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| measure(&rt, &client, iters))
     });
     rt.block_on(worker.shutdown(Duration::from_secs(5)))
         .unwrap();
@@ -86,13 +89,7 @@ fn bench_server(c: &mut Criterion) {
         Ok(gearmand) => {
             let (worker, client) = rt.block_on(setup(gearmand.addr().to_string()));
             g.bench_function("gearmand --threads 1", |b| {
-                b.iter_custom(|iters| {
-                    rt.block_on(async {
-                        let start = Instant::now();
-                        load(&client, iters * PER_ITER).await;
-                        start.elapsed()
-                    })
-                })
+                b.iter_custom(|iters| measure(&rt, &client, iters))
             });
             rt.block_on(worker.shutdown(Duration::from_secs(5)))
                 .unwrap();

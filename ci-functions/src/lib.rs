@@ -28,6 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod book;
 mod expr;
 mod host;
 mod label;
@@ -37,6 +38,7 @@ mod policy;
 mod runner;
 pub mod testing;
 
+pub use book::BuildBook;
 pub use expr::{Expr, ExprError};
 pub use host::{AbortOutcome, BuildRequest, CiHost, HostNode, RunningBuild};
 pub use label::{Label, ManagerName, NameError, ProjectName, MAX_NAME_LEN};

@@ -1,11 +1,11 @@
 //! [`FakeHost`]: a scripted CI host for tests, of this crate and of yours.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
+use crate::book::BuildBook;
 use crate::host::{AbortOutcome, BuildRequest, CiHost, HostNode, RunningBuild};
 use crate::label::{Label, ManagerName};
 use crate::payload::BuildResult;
@@ -20,11 +20,7 @@ pub struct FakeError(pub String);
 struct State {
     projects: Vec<ProjectInfo>,
     nodes: Vec<HostNode>,
-    numbers: HashMap<String, u64>,
-    running: HashMap<(String, u64), oneshot::Sender<BuildResult>>,
-    aborting: BTreeSet<(String, u64)>,
-    finished: BTreeSet<(String, u64)>,
-    descriptions: HashMap<(String, u64), Option<String>>,
+    book: BuildBook<oneshot::Sender<BuildResult>>,
     started: Vec<BuildRequest>,
 }
 
@@ -81,7 +77,7 @@ impl FakeHost {
 
     /// Ends a running build with `result`; false if it is not running.
     pub fn finish(&self, project: &str, number: u64, result: BuildResult) -> bool {
-        let tx = self.state().running.remove(&(project.to_string(), number));
+        let tx = self.state().book.take(project, number);
         match tx {
             Some(tx) => tx.send(result).is_ok(),
             None => false,
@@ -95,17 +91,12 @@ impl FakeHost {
 
     /// Builds running now, as `(project, number)`.
     pub fn running(&self) -> Vec<(String, u64)> {
-        let mut v: Vec<_> = self.state().running.keys().cloned().collect();
-        v.sort();
-        v
+        self.state().book.running()
     }
 
     /// A build's description, if one was set.
     pub fn description(&self, project: &str, number: u64) -> Option<Option<String>> {
-        self.state()
-            .descriptions
-            .get(&(project.to_string(), number))
-            .cloned()
+        self.state().book.description(project, number)
     }
 
     /// Whether a node is online.
@@ -147,12 +138,7 @@ impl CiHost for FakeHost {
             )));
         }
         let project = request.project.to_string();
-        let number = {
-            let n = s.numbers.entry(project.clone()).or_insert(0);
-            *n += 1;
-            *n
-        };
-        s.running.insert((project.clone(), number), tx);
+        let number = s.book.start(&project, tx);
         s.started.push(request);
         let state = self.state.clone();
         Ok(RunningBuild {
@@ -162,30 +148,18 @@ impl CiHost for FakeHost {
             finished: Box::pin(async move {
                 let result = rx.await.unwrap_or(BuildResult::Aborted);
                 let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-                s.finished.insert((project.clone(), number));
-                s.aborting.remove(&(project, number));
+                s.book.ended(&project, number);
                 result
             }),
         })
     }
 
     async fn abort_build(&self, project: &str, number: u64) -> Result<AbortOutcome, FakeError> {
-        let key = (project.to_string(), number);
-        let mut s = self.state();
-        if s.aborting.contains(&key) {
-            return Ok(AbortOutcome::AlreadyAborting);
+        let (outcome, stop) = self.state().book.abort(project, number);
+        if let Some(tx) = stop {
+            let _ = tx.send(BuildResult::Aborted);
         }
-        if s.finished.contains(&key) {
-            return Ok(AbortOutcome::AlreadyFinished);
-        }
-        match s.running.remove(&key) {
-            Some(tx) => {
-                s.aborting.insert(key);
-                let _ = tx.send(BuildResult::Aborted);
-                Ok(AbortOutcome::Aborted)
-            }
-            None => Ok(AbortOutcome::NotFound),
-        }
+        Ok(outcome)
     }
 
     async fn set_description(
@@ -194,13 +168,7 @@ impl CiHost for FakeHost {
         number: u64,
         html: Option<String>,
     ) -> Result<bool, FakeError> {
-        let key = (project.to_string(), number);
-        let mut s = self.state();
-        let known = s.running.contains_key(&key) || s.finished.contains(&key);
-        if known {
-            s.descriptions.insert(key, html);
-        }
-        Ok(known)
+        Ok(self.state().book.describe(project, number, html))
     }
 
     async fn set_node_offline(&self, node: &Label) -> Result<(), FakeError> {

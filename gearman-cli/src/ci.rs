@@ -1,14 +1,14 @@
 //! `gearmanctl ci`: a CI host that runs shell commands, behind the Jenkins plugin's contract.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ci_functions::{
-    AbortOutcome, BuildRequest, BuildResult, CiHost, Expr, HostNode, Label, ManagerName, NodeInfo,
-    NodeMode, ProjectInfo, ProjectName, Runner, RunningBuild,
+    AbortOutcome, BuildBook, BuildRequest, BuildResult, CiHost, Expr, HostNode, Label, ManagerName,
+    NodeInfo, NodeMode, ProjectInfo, ProjectName, Runner, RunningBuild,
 };
 use clap::Args;
 use gearman_client::{AdminClient, Client};
@@ -148,14 +148,7 @@ fn load(path: &Path) -> Result<Loaded, String> {
     })
 }
 
-#[derive(Default)]
-struct Builds {
-    numbers: HashMap<String, u64>,
-    aborts: HashMap<(String, u64), oneshot::Sender<()>>,
-    aborting: BTreeSet<(String, u64)>,
-    finished: BTreeSet<(String, u64)>,
-    descriptions: HashMap<(String, u64), Option<String>>,
-}
+type Builds = BuildBook<oneshot::Sender<()>>;
 
 /// Runs each build as `sh -c COMMAND` with its parameters in the environment.
 struct ShellHost {
@@ -228,17 +221,19 @@ impl CiHost for ShellHost {
             (command, c.url.clone(), c.log_dir.clone())
         };
         let project = request.project.to_string();
-        let number = {
-            let mut b = self.builds();
-            let n = b.numbers.entry(project.clone()).or_insert(0);
-            *n += 1;
-            *n
+        let (abort_tx, abort_rx) = oneshot::channel();
+        let number = self.builds().start(&project, abort_tx);
+        let log_path = log_dir.join(&project).join(format!("{number}.log"));
+        let files = std::fs::create_dir_all(log_dir.join(&project))
+            .and_then(|()| std::fs::File::create(&log_path))
+            .and_then(|log| Ok((log.try_clone()?, log)));
+        let (err, log) = match files {
+            Ok(files) => files,
+            Err(e) => {
+                self.builds().ended(&project, number);
+                return Err(HostError(format!("{}: {e}", log_path.display())));
+            }
         };
-        let dir = log_dir.join(&project);
-        std::fs::create_dir_all(&dir).map_err(|e| HostError(format!("{}: {e}", dir.display())))?;
-        let log_path = dir.join(format!("{number}.log"));
-        let log = std::fs::File::create(&log_path).map_err(|e| HostError(e.to_string()))?;
-        let err = log.try_clone().map_err(|e| HostError(e.to_string()))?;
         let mut cmd = tokio::process::Command::new("sh");
         cmd.arg("-c")
             .arg(&command)
@@ -255,13 +250,15 @@ impl CiHost for ShellHost {
         cmd.env("JOB_NAME", &project)
             .env("BUILD_NUMBER", number.to_string())
             .env("NODE_NAME", request.node.as_str());
-        let mut child = cmd.spawn().map_err(|e| HostError(format!("sh: {e}")))?;
-        let (abort_tx, abort_rx) = oneshot::channel();
-        self.builds()
-            .aborts
-            .insert((project.clone(), number), abort_tx);
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                self.builds().ended(&project, number);
+                return Err(HostError(format!("sh: {e}")));
+            }
+        };
         let builds = self.builds.clone();
-        let key = (project.clone(), number);
+        let ended = project.clone();
         Ok(RunningBuild {
             number,
             url: url.map(|u| {
@@ -282,32 +279,21 @@ impl CiHost for ShellHost {
                         BuildResult::Aborted
                     }
                 };
-                let mut b = builds.lock().unwrap_or_else(|e| e.into_inner());
-                b.aborts.remove(&key);
-                b.aborting.remove(&key);
-                b.finished.insert(key);
+                builds
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .ended(&ended, number);
                 result
             }),
         })
     }
 
     async fn abort_build(&self, project: &str, number: u64) -> Result<AbortOutcome, HostError> {
-        let key = (project.to_string(), number);
-        let mut b = self.builds();
-        if b.aborting.contains(&key) {
-            return Ok(AbortOutcome::AlreadyAborting);
+        let (outcome, stop) = self.builds().abort(project, number);
+        if let Some(tx) = stop {
+            let _ = tx.send(());
         }
-        if b.finished.contains(&key) {
-            return Ok(AbortOutcome::AlreadyFinished);
-        }
-        match b.aborts.remove(&key) {
-            Some(tx) => {
-                b.aborting.insert(key);
-                let _ = tx.send(());
-                Ok(AbortOutcome::Aborted)
-            }
-            None => Ok(AbortOutcome::NotFound),
-        }
+        Ok(outcome)
     }
 
     async fn set_description(
@@ -316,14 +302,7 @@ impl CiHost for ShellHost {
         number: u64,
         html: Option<String>,
     ) -> Result<bool, HostError> {
-        let key = (project.to_string(), number);
-        let mut b = self.builds();
-        let known = b.finished.contains(&key) || b.aborts.contains_key(&key);
-        if known {
-            // Stored as untrusted text, never rendered.
-            b.descriptions.insert(key, html);
-        }
-        Ok(known)
+        Ok(self.builds().describe(project, number, html))
     }
 
     async fn set_node_offline(&self, node: &Label) -> Result<(), HostError> {
