@@ -274,7 +274,7 @@ proptest! {
         rows in prop::collection::vec(("[a-z0-9:_.-]{1,20}", any::<u32>(), any::<u32>(), any::<u32>()), 0..20),
         prio in prop::collection::vec(("[a-z0-9:_.-]{1,20}", any::<[u32; 4]>()), 0..20),
         workers in prop::collection::vec(
-            (any::<u32>(), "[0-9.:]{1,15}", prop::option::of("[a-zA-Z0-9_ -]{0,9}[a-zA-Z0-9_-]"),
+            (any::<i64>(), "[0-9.:]{1,15}", prop::option::of("[a-zA-Z0-9_ -]{0,9}[a-zA-Z0-9_-]"),
              prop::collection::vec("[a-z0-9:_.-]{1,20}", 0..5)), 0..10),
         jobs in prop::collection::vec(("H:[a-z0-9]{1,10}:[0-9]{1,5}", any::<u32>(), any::<bool>(), any::<bool>()), 0..10),
     ) {

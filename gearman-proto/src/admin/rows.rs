@@ -115,8 +115,9 @@ impl PriorityStatusRow {
 /// A row of `workers`: `FD IP ID : FUNC FUNC ...`, one per connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerRow {
-    /// The server's descriptor (or connection number).
-    pub fd: u32,
+    /// The server's descriptor (or connection number); gearmand shows `-1` for a connection
+    /// it is closing.
+    pub fd: i64,
     /// The peer address.
     pub ip: Bytes,
     /// The SET_CLIENT_ID value; `None` where the server printed `-`. May hold spaces.
@@ -149,8 +150,13 @@ impl WorkerRow {
             .filter(|f| !f.is_empty())
             .map(|f| line.slice_ref(f))
             .collect();
+        let fd = std::str::from_utf8(fd)
+            .ok()
+            .filter(|s| !s.starts_with('+'))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(bad)?;
         Ok(Self {
-            fd: number(line, fd, WHAT)?,
+            fd,
             ip: line.slice_ref(ip),
             client_id: (id != b"-").then(|| line.slice_ref(id)),
             functions,
@@ -159,7 +165,7 @@ impl WorkerRow {
 
     /// Writes the line with its `\n`.
     pub fn encode(&self, buf: &mut impl BufMut) {
-        put_num(buf, self.fd);
+        buf.put_slice(self.fd.to_string().as_bytes());
         buf.put_u8(b' ');
         buf.put_slice(&self.ip);
         buf.put_u8(b' ');
@@ -232,6 +238,12 @@ mod tests {
         assert_eq!(row.functions, vec![b(b"f2"), b(b"f1")]);
         let idle = WorkerRow::parse(&b(b"40 127.0.0.1 - :")).unwrap();
         assert_eq!((idle.client_id, idle.functions.len()), (None, 0));
+        // gearmand lists a connection it is closing with descriptor -1.
+        let closing = WorkerRow::parse(&b(b"-1 127.0.0.1 - :")).unwrap();
+        assert_eq!(closing.fd, -1);
+        let mut out = Vec::new();
+        closing.encode(&mut out);
+        assert_eq!(out, b"-1 127.0.0.1 - :\n");
         let mut out = Vec::new();
         row.encode(&mut out);
         assert_eq!(out, b"37 127.0.0.1 my worker id : f2 f1\n");

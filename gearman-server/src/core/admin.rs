@@ -75,7 +75,7 @@ impl ServerCore {
                     .map(|id| {
                         let c = &self.conns[id];
                         WorkerRow {
-                            fd: id.0 as u32,
+                            fd: i64::try_from(id.0).unwrap_or(i64::MAX),
                             ip: Bytes::from(
                                 c.peer
                                     .map_or_else(|| "-".to_string(), |p| p.ip().to_string()),
