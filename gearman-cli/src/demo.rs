@@ -161,7 +161,14 @@ pub(crate) async fn run() -> Result<ExitCode, String> {
         } else {
             format!(r#"{{"ZUUL_UUID":"{uuid}"}}"#)
         };
-        let job = Job::new(f(&format!("build:{project}"))?, params)
+        // The single-use build goes to a trusty node by its label function, so the node that
+        // alone can run `integration` is never the one taken offline.
+        let function = if i == 6 {
+            format!("build:{project}:trusty")
+        } else {
+            format!("build:{project}")
+        };
+        let job = Job::new(f(&function)?, params)
             .unique(UniqueId::try_from(uuid.as_str()).map_err(|e| e.to_string())?)
             .timeout(Duration::from_secs(40));
         let client = client.clone();
