@@ -61,6 +61,20 @@ pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// The next whole response in `buf`, decoded and typed; `Ok(None)` while it is incomplete. An
+/// error means the server broke the protocol and the connection should be closed.
+pub fn next_response(
+    decoder: &gearman_proto::Decoder,
+    buf: &mut bytes::BytesMut,
+) -> Result<Option<gearman_proto::Response>, String> {
+    match decoder.decode(buf).map_err(|e| e.to_string())? {
+        Some(packet) => gearman_proto::Response::try_from(packet)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
 /// Opens a connection with TCP_NODELAY (small packets must not wait on delayed ACKs: python
 /// gear's worker falls from about 1,500 to 45 jobs/s without it) and keepalive.
 pub async fn connect(addr: &str, options: &ConnectOptions) -> std::io::Result<TcpStream> {

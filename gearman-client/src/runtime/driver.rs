@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use gearman_io::{sleep_until, ConnectOptions, ReconnectOptions};
-use gearman_proto::{ClientId, Decoder, JobHandle, Response, UniqueId};
+use gearman_proto::{ClientId, Decoder, JobHandle, UniqueId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -274,17 +274,13 @@ impl Driver {
     }
 
     fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
-        loop {
-            let packet = match decoder.decode(rbuf) {
-                Ok(Some(p)) => p,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(Closed::Protocol(e.to_string())),
-            };
-            let response =
-                Response::try_from(packet).map_err(|e| Closed::Protocol(e.to_string()))?;
+        while let Some(response) =
+            gearman_io::next_response(decoder, rbuf).map_err(Closed::Protocol)?
+        {
             self.machine
                 .handle_response(now(), response)
                 .map_err(|e| Closed::Protocol(e.to_string()))?;
         }
+        Ok(())
     }
 }

@@ -41,6 +41,9 @@ pub enum Error {
     /// The client was shut down.
     #[error("the client is closed")]
     Closed,
+    /// Started outside a tokio runtime.
+    #[error("a client must be started inside a tokio runtime")]
+    NoRuntime,
 }
 
 /// Events a job's stream may hold unread before the client stops following the job.
@@ -155,7 +158,7 @@ impl ClientBuilder {
         if self.servers.is_empty() {
             return Err(Error::NoServer);
         }
-        let rt = tokio::runtime::Handle::try_current().map_err(|_| Error::Closed)?;
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let mut servers = Vec::new();
         for addr in self.servers {
             let (tx, rx) = mpsc::channel(self.queue);
@@ -386,9 +389,7 @@ impl Client {
         let mut last = Error::NoServer;
         for _ in 0..attempts.max(1) {
             match self.call(job.clone()).await {
-                Err(Error::Failed(Failure::Ambiguous | Failure::Disconnected)) => {
-                    last = Error::Failed(Failure::Disconnected);
-                }
+                Err(e @ Error::Failed(Failure::Ambiguous | Failure::Disconnected)) => last = e,
                 other => return other,
             }
         }

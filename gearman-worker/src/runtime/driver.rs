@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use gearman_proto::{ClientId, Decoder, JobHandle, Response, WorkUpdate};
+use gearman_proto::{ClientId, Decoder, JobHandle, WorkUpdate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
@@ -258,18 +258,14 @@ impl Driver {
     }
 
     fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
-        loop {
-            let packet = match decoder.decode(rbuf) {
-                Ok(Some(p)) => p,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(Closed::Protocol(e.to_string())),
-            };
-            let response =
-                Response::try_from(packet).map_err(|e| Closed::Protocol(e.to_string()))?;
+        while let Some(response) =
+            gearman_io::next_response(decoder, rbuf).map_err(Closed::Protocol)?
+        {
             self.machine
                 .handle_response(now(), response)
                 .map_err(|e| Closed::Protocol(e.to_string()))?;
         }
+        Ok(())
     }
 
     fn on_job_msg(&mut self, msg: JobMsg) {
