@@ -96,6 +96,6 @@ async fn serve(listen: &str) -> Result<std::process::ExitCode, String> {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-    server.shutdown();
+    server.shutdown().await;
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -4,11 +4,18 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use gearman_proto::admin::{
-    AdminCommand, AdminReply, ErrReply, JobRow, PriorityStatusRow, StatusRow, WorkerRow,
+    AdminCommand, AdminReply, ErrReply, JobRow, MaxQueueSizes, PriorityStatusRow, StatusRow,
+    WorkerRow,
 };
-use gearman_proto::{JobHandle, Priority, Response, WorkUpdate};
+use gearman_proto::{FunctionName, JobHandle, Priority, Response, WorkUpdate};
 
+use super::job::FnState;
 use super::{ConnId, ServerCore};
+
+/// A count as the u32 the reply formats carry.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 fn err(code: &'static str, text: &'static str) -> AdminReply {
     AdminReply::Err(ErrReply {
@@ -28,38 +35,28 @@ impl ServerCore {
     /// Answers an admin command (`shutdown` is the caller's to act on; it answers OK here).
     pub fn admin(&mut self, cmd: &AdminCommand) -> AdminReply {
         match cmd {
-            AdminCommand::Status => {
-                let mut rows: Vec<StatusRow> = self
-                    .known_functions()
+            AdminCommand::Status => AdminReply::Status(
+                self.stats()
                     .into_iter()
-                    .map(|f| {
-                        let running = self
-                            .jobs
-                            .values()
-                            .filter(|j| j.function == f && j.worker.is_some())
-                            .count();
-                        StatusRow {
-                            total: (self.queued(&f) + running) as u32,
-                            running: running as u32,
-                            workers: self.workers_of(&f) as u32,
-                            function: f.into_bytes(),
-                        }
+                    .map(|st| StatusRow {
+                        total: count(st.queued + st.running),
+                        running: count(st.running),
+                        workers: count(st.workers),
+                        function: st.function.into_bytes(),
                     })
-                    .collect();
-                rows.sort_by(|a, b| a.function.cmp(&b.function));
-                AdminReply::Status(rows)
-            }
+                    .collect(),
+            ),
             AdminCommand::PriorityStatus => {
                 let mut rows: Vec<PriorityStatusRow> = self
                     .known_functions()
                     .into_iter()
                     .map(|f| {
-                        let q = self.queues.get(&f).cloned().unwrap_or_default();
+                        let q = self.functions.get(&f).cloned().unwrap_or_default();
                         PriorityStatusRow {
-                            high: q.len_at(Priority::High) as u32,
-                            normal: q.len_at(Priority::Normal) as u32,
-                            low: q.len_at(Priority::Low) as u32,
-                            workers: self.workers_of(&f) as u32,
+                            high: count(q.queued_at(Priority::High)),
+                            normal: count(q.queued_at(Priority::Normal)),
+                            low: count(q.queued_at(Priority::Low)),
+                            workers: count(self.workers_of(&f)),
                             function: f.into_bytes(),
                         }
                     })
@@ -118,26 +115,25 @@ impl ServerCore {
             AdminCommand::Verbose => AdminReply::Ok(Bytes::from_static(b"INFO")),
             AdminCommand::CancelJob(handle) => self.cancel(handle),
             AdminCommand::CreateFunction(f) => {
-                self.queues.entry(f.clone()).or_default();
+                self.fn_state(f);
                 AdminReply::Ok(Bytes::new())
             }
-            AdminCommand::DropFunction(f) => {
-                let busy = self.workers_of(f) > 0
-                    || self
-                        .jobs
-                        .values()
-                        .any(|j| &j.function == f && j.worker.is_some());
-                match (self.queues.contains_key(f), busy) {
-                    (false, _) => err("function", "not found"),
-                    (true, true) => {
-                        err("there", "are still connected workers or executing clients")
-                    }
-                    (true, false) => {
-                        self.queues.remove(f);
-                        AdminReply::Ok(Bytes::new())
-                    }
+            AdminCommand::DropFunction(f) => self.drop_function(f),
+            AdminCommand::MaxQueue { function, sizes } => {
+                // OK even for an unknown function, which it leaves alone (as gearmand does).
+                if let Some(state) = self.functions.get_mut(function) {
+                    let limit = |n: i32| usize::try_from(n).ok().filter(|&n| n > 0);
+                    state.max = match *sizes {
+                        MaxQueueSizes::Unlimited => [None; 3],
+                        MaxQueueSizes::All(n) => [limit(n); 3],
+                        MaxQueueSizes::PerPriority { high, normal, low } => {
+                            [limit(high), limit(normal), limit(low)]
+                        }
+                    };
                 }
+                AdminReply::Ok(Bytes::new())
             }
+            // The driver acts on it (it owns the listener and the connections).
             AdminCommand::Shutdown { .. } => AdminReply::Ok(Bytes::new()),
             _ => err("UNKNOWN_COMMAND", "Not+supported+by+this+server"),
         }
@@ -164,19 +160,35 @@ impl ServerCore {
         }
         AdminReply::Ok(Bytes::new())
     }
+}
 
-    fn known_functions(&self) -> Vec<gearman_proto::FunctionName> {
-        let mut fs: std::collections::BTreeSet<_> = self.queues.keys().cloned().collect();
-        for c in self.conns.values() {
-            fs.extend(c.functions.iter().cloned());
+impl ServerCore {
+    /// `drop function`: refused while workers have it or jobs of it run. gearmand then orphans
+    /// the queued jobs (never handed out, never answered); here they fail to their waiters
+    /// and are forgotten, so every job still ends.
+    fn drop_function(&mut self, f: &FunctionName) -> AdminReply {
+        let busy = self.workers_of(f) > 0 || self.functions.get(f).is_some_and(|s| s.running > 0);
+        if !self.functions.contains_key(f) {
+            return err("function", "not found");
         }
-        fs.into_iter().collect()
-    }
-
-    fn workers_of(&self, f: &gearman_proto::FunctionName) -> usize {
-        self.conns
-            .values()
-            .filter(|c| c.functions.contains(f))
-            .count()
+        if busy {
+            return err("there", "are still connected workers or executing clients");
+        }
+        let scheduled: Vec<JobHandle> = self
+            .scheduled
+            .iter()
+            .filter(|(_, h)| self.jobs.get(h).is_some_and(|j| &j.function == f))
+            .map(|(_, h)| h.clone())
+            .collect();
+        let queued = self
+            .functions
+            .get_mut(f)
+            .map(FnState::drain)
+            .unwrap_or_default();
+        for h in queued.iter().chain(&scheduled) {
+            self.fail(h);
+        }
+        self.functions.remove(f);
+        AdminReply::Ok(Bytes::new())
     }
 }

@@ -1,4 +1,4 @@
-//! Jobs and the per-function queues.
+//! Jobs, and the state the server keeps per function: three queues, counters, limits.
 
 use std::collections::VecDeque;
 
@@ -21,14 +21,14 @@ pub(crate) struct Job {
     pub(crate) foreground: bool,
     /// The worker connection holding it.
     pub(crate) worker: Option<ConnId>,
+    /// An epoch job not yet due: when it may run (unix milliseconds).
+    pub(crate) run_at: Option<u64>,
+    /// When the holding worker's CAN_DO_TIMEOUT expires (unix milliseconds).
+    pub(crate) deadline: Option<u64>,
     pub(crate) numerator: i64,
     pub(crate) denominator: i64,
     pub(crate) retries: u32,
 }
-
-/// Three FIFO queues of one function, high first.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Queues([VecDeque<JobHandle>; 3]);
 
 fn index(p: Priority) -> usize {
     match p {
@@ -38,34 +38,63 @@ fn index(p: Priority) -> usize {
     }
 }
 
-impl Queues {
-    pub(crate) fn push(&mut self, p: Priority, h: JobHandle) {
-        self.0[index(p)].push_back(h);
-    }
+/// One function: its three FIFO queues (high first), counters and `maxqueue` limits.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FnState {
+    queues: [VecDeque<JobHandle>; 3],
+    /// Jobs held by workers.
+    pub(crate) running: usize,
+    /// Epoch jobs waiting for their time.
+    pub(crate) scheduled: usize,
+    /// `maxqueue` per priority; `None` is unlimited.
+    pub(crate) max: [Option<usize>; 3],
+}
 
-    /// Puts a re-queued job at the tail of its priority, as gearmand does.
-    pub(crate) fn requeue(&mut self, p: Priority, h: JobHandle) {
-        self.push(p, h);
+impl FnState {
+    pub(crate) fn push(&mut self, p: Priority, h: JobHandle) {
+        self.queues[index(p)].push_back(h);
     }
 
     /// The best priority with a queued job.
     pub(crate) fn best(&self) -> Option<usize> {
-        self.0.iter().position(|q| !q.is_empty())
+        self.queues.iter().position(|q| !q.is_empty())
     }
 
     pub(crate) fn pop(&mut self, level: usize) -> Option<JobHandle> {
-        self.0.get_mut(level)?.pop_front()
+        self.queues.get_mut(level)?.pop_front()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.iter().all(VecDeque::is_empty)
+    pub(crate) fn has_queued(&self) -> bool {
+        self.queues.iter().any(|q| !q.is_empty())
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.0.iter().map(VecDeque::len).sum()
+    /// Jobs waiting for a worker, epoch jobs not yet due included (gearmand counts them too).
+    pub(crate) fn queued(&self) -> usize {
+        self.queues.iter().map(VecDeque::len).sum::<usize>() + self.scheduled
     }
 
-    pub(crate) fn len_at(&self, p: Priority) -> usize {
-        self.0[index(p)].len()
+    pub(crate) fn queued_at(&self, p: Priority) -> usize {
+        self.queues[index(p)].len()
+            + if p == Priority::Normal {
+                self.scheduled
+            } else {
+                0
+            }
+    }
+
+    /// Whether `maxqueue` refuses one more job at `p`: gearmand compares the function's whole
+    /// total (every priority, running included) with the limit of the priority submitted.
+    pub(crate) fn full(&self, p: Priority) -> bool {
+        self.max[index(p)].is_some_and(|max| self.queued() + self.running >= max)
+    }
+
+    /// Takes every queued handle out (for `drop function`).
+    pub(crate) fn drain(&mut self) -> Vec<JobHandle> {
+        self.queues.iter_mut().flat_map(|q| q.drain(..)).collect()
+    }
+
+    /// Whether `h` is queued (for the consistency check).
+    pub(crate) fn contains(&self, h: &JobHandle) -> bool {
+        self.queues.iter().any(|q| q.contains(h))
     }
 }

@@ -1,12 +1,14 @@
 //! The sans-IO core of the job server: connections, registrations, jobs and queues, with the
 //! semantics of gearmand 1.1.20 (protocol.md §3) unless marked as a fix. Requests go in with
-//! [`ServerCore::handle`]; responses come out, addressed to connections, from
-//! [`ServerCore::poll_output`].
+//! [`ServerCore::handle`]; the clock goes in with [`ServerCore::advance`]; responses come out,
+//! addressed to connections, from [`ServerCore::poll_output`].
 
 mod admin;
 mod job;
+mod stats;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -16,7 +18,8 @@ use gearman_proto::{
     Request, Response, UniqueId, UniqueStatus, WorkUpdate,
 };
 
-use job::{Job, Queues};
+use job::{FnState, Job};
+pub use stats::FunctionStats;
 
 /// Names one connection of the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,6 +29,8 @@ pub struct ConnId(pub u64);
 struct Conn {
     /// Registered functions, most recent first.
     functions: Vec<FunctionName>,
+    /// CAN_DO_TIMEOUT of registered functions, in milliseconds.
+    timeouts: HashMap<FunctionName, u64>,
     client_id: Option<ClientId>,
     exceptions: bool,
     sleeping: bool,
@@ -42,6 +47,9 @@ pub struct CoreConfig {
     pub handle_prefix: String,
     /// Re-queues after which a job is failed to its waiters (gearmand's `-j`); `None`: never.
     pub max_retries: Option<u32>,
+    /// Jobs the server holds at most, over all functions; past it a submission gets
+    /// `ERROR QUEUE_ERROR` (gearmand has no such bound and grows until memory runs out).
+    pub max_jobs: usize,
 }
 
 impl Default for CoreConfig {
@@ -49,6 +57,7 @@ impl Default for CoreConfig {
         Self {
             handle_prefix: "H:gearman-rs".into(),
             max_retries: None,
+            max_jobs: 1_000_000,
         }
     }
 }
@@ -60,7 +69,13 @@ pub struct ServerCore {
     conns: HashMap<ConnId, Conn>,
     jobs: HashMap<JobHandle, Job>,
     by_unique: HashMap<(FunctionName, UniqueId), JobHandle>,
-    queues: HashMap<FunctionName, Queues>,
+    functions: HashMap<FunctionName, FnState>,
+    /// Epoch jobs not yet due, by time.
+    scheduled: BTreeSet<(u64, JobHandle)>,
+    /// CAN_DO_TIMEOUT deadlines of running jobs, by time.
+    deadlines: BTreeSet<(u64, JobHandle)>,
+    /// The clock: unix milliseconds, as last given to [`advance`](Self::advance).
+    now: u64,
     next_conn: u64,
     next_job: u64,
     out: VecDeque<(ConnId, Response)>,
@@ -71,6 +86,17 @@ fn error(code: &'static str, text: &'static str) -> Response {
         code: Bytes::from_static(code.as_bytes()),
         text: Bytes::from_static(text.as_bytes()),
     })
+}
+
+/// A submission, whatever packet it came in.
+struct NewJob {
+    function: FunctionName,
+    unique: UniqueId,
+    data: Bytes,
+    priority: Priority,
+    foreground: bool,
+    reducer: Option<FunctionName>,
+    run_at: Option<u64>,
 }
 
 impl ServerCore {
@@ -90,20 +116,30 @@ impl ServerCore {
         id
     }
 
+    /// Connections open.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
     /// The next response to send, and to whom.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<(ConnId, Response)> {
         self.out.pop_front()
     }
 
-    /// Jobs held (queued or running).
+    /// Jobs held (queued, scheduled or running).
     pub fn job_count(&self) -> usize {
         self.jobs.len()
     }
 
-    /// Queued (not running) jobs of `function`.
+    /// Jobs held by workers.
+    pub fn running_count(&self) -> usize {
+        self.functions.values().map(|f| f.running).sum()
+    }
+
+    /// Queued (not running) jobs of `function`, epoch jobs not yet due included.
     pub fn queued(&self, function: &FunctionName) -> usize {
-        self.queues.get(function).map_or(0, Queues::len)
+        self.functions.get(function).map_or(0, FnState::queued)
     }
 
     fn send(&mut self, to: ConnId, res: Response) {
@@ -116,7 +152,15 @@ impl ServerCore {
             return;
         }
         match req {
-            Request::CanDo(f) | Request::CanDoTimeout { function: f, .. } => self.can_do(conn, f),
+            Request::CanDo(f) => self.can_do(conn, f, None),
+            // 0 means no timeout; 1..999 ms are raised to a second (protocol.md §3.7).
+            Request::CanDoTimeout {
+                function,
+                timeout_ms,
+            } => {
+                let t = (timeout_ms > 0).then(|| u64::from(timeout_ms).max(1000));
+                self.can_do(conn, function, t);
+            }
             Request::CantDo(f) => self.cant_do(conn, &f),
             Request::ResetAbilities => {
                 let fs = self.conn(conn).functions.clone();
@@ -134,68 +178,95 @@ impl ServerCore {
                 error("UNKNOWN_OPTION", "Server does not recognize given option"),
             ),
             Request::Echo(data) => self.send(conn, Response::Echo(data)),
-            Request::Submit(s) => {
-                let fg = !s.background;
-                self.submit(conn, s.function, s.unique, s.data, s.priority, fg, None)
-            }
-            Request::SubmitReduce(r) => {
-                let fg = !r.background;
-                let reducer = Some(r.reducer);
-                self.submit(
-                    conn,
-                    r.function,
-                    r.unique,
-                    r.data,
-                    Priority::Normal,
-                    fg,
-                    reducer,
-                )
-            }
+            Request::Submit(s) => self.submit(
+                conn,
+                NewJob {
+                    function: s.function,
+                    unique: s.unique,
+                    data: s.data,
+                    priority: s.priority,
+                    foreground: !s.background,
+                    reducer: None,
+                    run_at: None,
+                },
+            ),
+            Request::SubmitReduce(r) => self.submit(
+                conn,
+                NewJob {
+                    function: r.function,
+                    unique: r.unique,
+                    data: r.data,
+                    priority: Priority::Normal,
+                    foreground: !r.background,
+                    reducer: Some(r.reducer),
+                    run_at: None,
+                },
+            ),
             Request::SubmitEpoch {
                 function,
                 unique,
                 data,
-                ..
-            } => self.submit(conn, function, unique, data, Priority::Normal, false, None),
+                epoch,
+            } => self.submit(
+                conn,
+                NewJob {
+                    function,
+                    unique,
+                    data,
+                    priority: Priority::Normal,
+                    foreground: false,
+                    reducer: None,
+                    run_at: Some(epoch.saturating_mul(1000)),
+                },
+            ),
             Request::Grab(kind) => self.grab(conn, kind),
             Request::PreSleep => self.pre_sleep(conn),
             Request::Work(update) => self.work(conn, update),
             Request::GetStatus(handle) => {
-                let status = match self.jobs.get(&handle) {
-                    Some(j) => JobStatus {
-                        handle,
-                        known: true,
-                        running: j.worker.is_some(),
-                        numerator: u32::try_from(j.numerator).ok(),
-                        denominator: u32::try_from(j.denominator).ok(),
-                    },
-                    None => JobStatus {
-                        handle,
-                        known: false,
-                        running: false,
-                        numerator: Some(0),
-                        denominator: Some(0),
-                    },
-                };
+                let status = self.status(handle);
                 self.send(conn, Response::Status(status));
             }
             Request::GetStatusUnique(unique) => {
-                let job = self
-                    .by_unique
-                    .iter()
-                    .find(|((_, u), _)| *u == unique)
-                    .and_then(|(_, h)| self.jobs.get(h));
-                let status = UniqueStatus {
-                    known: job.is_some(),
-                    running: job.is_some_and(|j| j.worker.is_some()),
-                    numerator: Some(job.map_or(0, |j| u32::try_from(j.numerator).unwrap_or(0))),
-                    denominator: Some(job.map_or(0, |j| u32::try_from(j.denominator).unwrap_or(0))),
-                    waiting_clients: job.map_or(0, |j| j.waiters.len() as u32),
-                    unique,
-                };
+                let status = self.status_unique(unique);
                 self.send(conn, Response::StatusUnique(status));
             }
             _ => self.send(conn, error("INVALID_COMMAND", "Command not expected")),
+        }
+    }
+
+    fn status(&self, handle: JobHandle) -> JobStatus {
+        match self.jobs.get(&handle) {
+            Some(j) => JobStatus {
+                handle,
+                known: true,
+                running: j.worker.is_some(),
+                numerator: u32::try_from(j.numerator).ok(),
+                denominator: u32::try_from(j.denominator).ok(),
+            },
+            None => JobStatus {
+                handle,
+                known: false,
+                running: false,
+                numerator: Some(0),
+                denominator: Some(0),
+            },
+        }
+    }
+
+    /// Looked up by unique alone, across functions, as gearmand does (§3.11).
+    fn status_unique(&self, unique: UniqueId) -> UniqueStatus {
+        let job = self
+            .by_unique
+            .iter()
+            .find(|((_, u), _)| *u == unique)
+            .and_then(|(_, h)| self.jobs.get(h));
+        UniqueStatus {
+            known: job.is_some(),
+            running: job.is_some_and(|j| j.worker.is_some()),
+            numerator: Some(job.map_or(0, |j| u32::try_from(j.numerator).unwrap_or(0))),
+            denominator: Some(job.map_or(0, |j| u32::try_from(j.denominator).unwrap_or(0))),
+            waiting_clients: job.map_or(0, |j| u32::try_from(j.waiters.len()).unwrap_or(u32::MAX)),
+            unique,
         }
     }
 
@@ -218,9 +289,15 @@ impl ServerCore {
         self.conns.entry(id).or_default()
     }
 
-    fn can_do(&mut self, conn: ConnId, f: FunctionName) {
+    /// Registers `f` once (a fix: gearmand lists a function registered twice twice).
+    fn can_do(&mut self, conn: ConnId, f: FunctionName, timeout: Option<u64>) {
+        self.functions.entry(f.clone()).or_default();
         let c = self.conn(conn);
         c.functions.retain(|x| *x != f);
+        match timeout {
+            Some(t) => c.timeouts.insert(f.clone(), t),
+            None => c.timeouts.remove(&f),
+        };
         c.functions.insert(0, f);
     }
 
@@ -228,30 +305,20 @@ impl ServerCore {
     fn cant_do(&mut self, conn: ConnId, f: &FunctionName) {
         let c = self.conn(conn);
         c.functions.retain(|x| x != f);
+        c.timeouts.remove(f);
         let held: Vec<JobHandle> = c.held.iter().cloned().collect();
         for h in held {
             if self.jobs.get(&h).is_some_and(|j| &j.function == f) {
-                self.conn(conn).held.remove(&h);
                 self.requeue(&h);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn submit(
-        &mut self,
-        conn: ConnId,
-        function: FunctionName,
-        unique: UniqueId,
-        data: Bytes,
-        priority: Priority,
-        foreground: bool,
-        reducer: Option<FunctionName>,
-    ) {
-        let key = (!unique.is_empty()).then(|| (function.clone(), unique.clone()));
+    fn submit(&mut self, conn: ConnId, new: NewJob) {
+        let key = (!new.unique.is_empty()).then(|| (new.function.clone(), new.unique.clone()));
         if let Some(handle) = key.as_ref().and_then(|k| self.by_unique.get(k)).cloned() {
             if let Some(job) = self.jobs.get_mut(&handle) {
-                if foreground {
+                if new.foreground {
                     job.waiters.push(conn);
                     job.foreground = true;
                     self.conn(conn).waiting_on.insert(handle.clone());
@@ -259,6 +326,15 @@ impl ServerCore {
                 self.send(conn, Response::JobCreated(handle));
                 return;
             }
+        }
+        let state = self.functions.entry(new.function.clone()).or_default();
+        if state.full(new.priority) {
+            self.send(conn, error("QUEUE_ERROR", "Job queue is full"));
+            return;
+        }
+        if self.jobs.len() >= self.config.max_jobs {
+            self.send(conn, error("QUEUE_ERROR", "Server job limit reached"));
+            return;
         }
         self.next_job += 1;
         let text = format!("{}:{}", self.config.handle_prefix, self.next_job);
@@ -269,32 +345,51 @@ impl ServerCore {
             );
             return;
         };
+        let run_at = new.run_at.filter(|&t| t > self.now);
         let job = Job {
-            function: function.clone(),
-            unique,
-            reducer,
-            data,
-            priority,
-            waiters: if foreground { vec![conn] } else { Vec::new() },
-            foreground,
+            function: new.function.clone(),
+            unique: new.unique,
+            reducer: new.reducer,
+            data: new.data,
+            priority: new.priority,
+            waiters: if new.foreground {
+                vec![conn]
+            } else {
+                Vec::new()
+            },
+            foreground: new.foreground,
             worker: None,
+            run_at,
+            deadline: None,
             numerator: 0,
             denominator: 0,
             retries: 0,
         };
-        if foreground {
+        if new.foreground {
             self.conn(conn).waiting_on.insert(handle.clone());
         }
         if let Some(k) = key {
             self.by_unique.insert(k, handle.clone());
         }
         self.jobs.insert(handle.clone(), job);
-        self.queues
-            .entry(function.clone())
-            .or_default()
-            .push(priority, handle.clone());
-        self.send(conn, Response::JobCreated(handle));
-        self.wake(&function);
+        self.send(conn, Response::JobCreated(handle.clone()));
+        match run_at {
+            Some(t) => {
+                self.fn_state(&new.function).scheduled += 1;
+                self.scheduled.insert((t, handle));
+            }
+            None => self.enqueue(&new.function, new.priority, handle),
+        }
+    }
+
+    fn fn_state(&mut self, f: &FunctionName) -> &mut FnState {
+        self.functions.entry(f.clone()).or_default()
+    }
+
+    /// Puts a job at the tail of its priority and wakes the function's sleepers.
+    fn enqueue(&mut self, function: &FunctionName, priority: Priority, handle: JobHandle) {
+        self.fn_state(function).push(priority, handle);
+        self.wake(function);
     }
 
     /// One NOOP to each sleeping worker of `function` that has not had one since it slept.
@@ -325,9 +420,9 @@ impl ServerCore {
             let best = functions
                 .iter()
                 .filter_map(|f| {
-                    self.queues
+                    self.functions
                         .get(f)
-                        .and_then(Queues::best)
+                        .and_then(FnState::best)
                         .map(|lvl| (lvl, f))
                 })
                 .min_by_key(|(lvl, _)| *lvl)
@@ -336,7 +431,7 @@ impl ServerCore {
                 self.send(conn, Response::NoJob);
                 return;
             };
-            let Some(handle) = self.queues.get_mut(&function).and_then(|q| q.pop(level)) else {
+            let Some(handle) = self.functions.get_mut(&function).and_then(|q| q.pop(level)) else {
                 continue;
             };
             let Some(job) = self.jobs.get_mut(&handle) else {
@@ -344,11 +439,7 @@ impl ServerCore {
             };
             if job.foreground && job.waiters.is_empty() {
                 // Everyone who waited for it left: discard it instead of running it.
-                let key = (job.function.clone(), job.unique.clone());
-                self.jobs.remove(&handle);
-                if self.by_unique.get(&key) == Some(&handle) {
-                    self.by_unique.remove(&key);
-                }
+                self.forget(&handle);
                 continue;
             }
             job.worker = Some(conn);
@@ -363,6 +454,15 @@ impl ServerCore {
                 },
                 data: job.data.clone(),
             };
+            self.fn_state(&function).running += 1;
+            let timeout = self.conn(conn).timeouts.get(&function).copied();
+            if let Some(t) = timeout {
+                let at = self.now.saturating_add(t);
+                if let Some(job) = self.jobs.get_mut(&handle) {
+                    job.deadline = Some(at);
+                }
+                self.deadlines.insert((at, handle.clone()));
+            }
             self.conn(conn).held.insert(handle);
             self.send(conn, Response::JobAssign(assign));
             return;
@@ -373,7 +473,7 @@ impl ServerCore {
         let functions = self.conn(conn).functions.clone();
         let pending = functions
             .iter()
-            .any(|f| self.queues.get(f).is_some_and(|q| !q.is_empty()));
+            .any(|f| self.functions.get(f).is_some_and(FnState::has_queued));
         let c = self.conn(conn);
         c.sleeping = true;
         c.noop_sent = pending;
@@ -430,11 +530,12 @@ impl ServerCore {
             self.send(w, res);
         }
         if update.is_terminal() {
-            self.finish(&handle);
+            self.forget(&handle);
         }
     }
 
-    fn finish(&mut self, handle: &JobHandle) {
+    /// Removes a job from every index (not from the queues: callers pop it first).
+    fn forget(&mut self, handle: &JobHandle) {
         let Some(job) = self.jobs.remove(handle) else {
             return;
         };
@@ -442,7 +543,15 @@ impl ServerCore {
         if self.by_unique.get(&key) == Some(handle) {
             self.by_unique.remove(&key);
         }
+        if let Some(t) = job.deadline {
+            self.deadlines.remove(&(t, handle.clone()));
+        }
+        if let Some(t) = job.run_at {
+            self.scheduled.remove(&(t, handle.clone()));
+            self.fn_state(&job.function).scheduled -= 1;
+        }
         if let Some(w) = job.worker {
+            self.fn_state(&job.function).running -= 1;
             if let Some(c) = self.conns.get_mut(&w) {
                 c.held.remove(handle);
             }
@@ -454,36 +563,49 @@ impl ServerCore {
         }
     }
 
+    /// Fails a job to everyone waiting for it, and forgets it.
+    fn fail(&mut self, handle: &JobHandle) {
+        let waiters = self
+            .jobs
+            .get(handle)
+            .map(|j| j.waiters.clone())
+            .unwrap_or_default();
+        for w in waiters {
+            self.send(
+                w,
+                Response::Work(WorkUpdate::Fail {
+                    handle: handle.clone(),
+                }),
+            );
+        }
+        self.forget(handle);
+    }
+
+    /// A running job goes back to its queue (worker lost, CANT_DO, CAN_DO_TIMEOUT), or fails
+    /// once the retry cap is reached.
     fn requeue(&mut self, handle: &JobHandle) {
         let Some(job) = self.jobs.get_mut(handle) else {
             return;
         };
-        job.worker = None;
+        let Some(worker) = job.worker.take() else {
+            return;
+        };
+        let deadline = job.deadline.take();
         job.retries += 1;
         job.numerator = 0;
         job.denominator = 0;
-        if self
-            .config
-            .max_retries
-            .is_some_and(|max| job.retries >= max)
-        {
-            let waiters = job.waiters.clone();
-            for w in waiters {
-                self.send(
-                    w,
-                    Response::Work(WorkUpdate::Fail {
-                        handle: handle.clone(),
-                    }),
-                );
-            }
-            self.finish(handle);
+        let (function, priority, retries) = (job.function.clone(), job.priority, job.retries);
+        self.fn_state(&function).running -= 1;
+        if let Some(t) = deadline {
+            self.deadlines.remove(&(t, handle.clone()));
+        }
+        if let Some(c) = self.conns.get_mut(&worker) {
+            c.held.remove(handle);
+        }
+        if self.config.max_retries.is_some_and(|max| retries >= max) {
+            self.fail(handle);
             return;
         }
-        let (function, priority) = (job.function.clone(), job.priority);
-        self.queues
-            .entry(function.clone())
-            .or_default()
-            .requeue(priority, handle.clone());
-        self.wake(&function);
+        self.enqueue(&function, priority, handle.clone());
     }
 }

@@ -331,3 +331,6 @@ fn grab_all_carries_the_reducer() {
     };
     assert_eq!(a.reducer, Some(f("reduce")));
 }
+
+mod limits;
+mod timers;

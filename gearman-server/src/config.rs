@@ -1,0 +1,40 @@
+//! Settings of a [`Server`](crate::Server).
+
+use crate::CoreConfig;
+
+/// Settings of a server: the core's, plus the limits the listener enforces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Job handles, retries, the job limit.
+    pub core: CoreConfig,
+    /// The largest packet body accepted, in bytes; a header announcing more closes the
+    /// connection at once, before anything is buffered (gearmand reserves whatever a header
+    /// says, up to 4 GiB per connection). A connection never buffers more than this plus one
+    /// read's worth.
+    pub max_packet: u32,
+    /// Bytes a connection may have waiting to be written (each response also counts 64 bytes
+    /// of overhead) before it counts as a reader that stopped reading and is disconnected.
+    pub max_output: usize,
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            core: CoreConfig::default(),
+            max_packet: gearman_proto::DEFAULT_MAX_BODY,
+            max_output: 256 * 1024 * 1024,
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl From<CoreConfig> for ServerConfig {
+    fn from(core: CoreConfig) -> Self {
+        Self {
+            core,
+            ..Self::default()
+        }
+    }
+}

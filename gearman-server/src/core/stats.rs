@@ -1,0 +1,120 @@
+//! What the server holds, per function, and a consistency check of its indexes.
+
+use gearman_proto::FunctionName;
+
+use super::ServerCore;
+
+/// The jobs and workers of one function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionStats {
+    /// The function.
+    pub function: FunctionName,
+    /// Jobs waiting for a worker (epoch jobs not yet due included).
+    pub queued: usize,
+    /// Jobs held by workers.
+    pub running: usize,
+    /// Connections that registered it.
+    pub workers: usize,
+}
+
+impl ServerCore {
+    /// Every function the server knows (registered, submitted to or created), sorted by name.
+    pub fn stats(&self) -> Vec<FunctionStats> {
+        let mut rows: Vec<FunctionStats> = self
+            .known_functions()
+            .into_iter()
+            .map(|f| {
+                let state = self.functions.get(&f);
+                FunctionStats {
+                    queued: state.map_or(0, |s| s.queued()),
+                    running: state.map_or(0, |s| s.running),
+                    workers: self.workers_of(&f),
+                    function: f,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.function.as_bytes().cmp(b.function.as_bytes()));
+        rows
+    }
+
+    pub(crate) fn known_functions(&self) -> Vec<FunctionName> {
+        let mut fs: std::collections::BTreeSet<_> = self.functions.keys().cloned().collect();
+        for c in self.conns.values() {
+            fs.extend(c.functions.iter().cloned());
+        }
+        fs.into_iter().collect()
+    }
+
+    pub(crate) fn workers_of(&self, f: &FunctionName) -> usize {
+        self.conns
+            .values()
+            .filter(|c| c.functions.contains(f))
+            .count()
+    }
+
+    /// Checks that every index agrees with the job table; returns what disagrees. For tests
+    /// and fuzzing: it walks everything.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        for (h, job) in &self.jobs {
+            let state = self
+                .functions
+                .get(&job.function)
+                .ok_or_else(|| format!("{h:?}: function missing"))?;
+            match (job.worker, job.run_at) {
+                (Some(w), None) => {
+                    let held = self.conns.get(&w).is_some_and(|c| c.held.contains(h));
+                    if !held {
+                        return Err(format!("{h:?}: worker {w:?} does not hold it"));
+                    }
+                }
+                (None, Some(t)) => {
+                    if !self.scheduled.contains(&(t, h.clone())) {
+                        return Err(format!("{h:?}: not scheduled"));
+                    }
+                }
+                (None, None) => {
+                    if !state.contains(h) {
+                        return Err(format!("{h:?}: neither queued nor held"));
+                    }
+                }
+                (Some(_), Some(_)) => return Err(format!("{h:?}: running before its time")),
+            }
+            if let Some(t) = job.deadline {
+                if job.worker.is_none() || !self.deadlines.contains(&(t, h.clone())) {
+                    return Err(format!("{h:?}: stray deadline"));
+                }
+            }
+            for w in &job.waiters {
+                if !self.conns.get(w).is_some_and(|c| c.waiting_on.contains(h)) {
+                    return Err(format!("{h:?}: waiter {w:?} not linked"));
+                }
+            }
+        }
+        for (f, state) in &self.functions {
+            let running = self
+                .jobs
+                .values()
+                .filter(|j| &j.function == f && j.worker.is_some())
+                .count();
+            let scheduled = self
+                .jobs
+                .values()
+                .filter(|j| &j.function == f && j.run_at.is_some())
+                .count();
+            if (running, scheduled) != (state.running, state.scheduled) {
+                return Err(format!("{f:?}: counters off"));
+            }
+        }
+        for (id, c) in &self.conns {
+            for h in &c.held {
+                if self.jobs.get(h).and_then(|j| j.worker) != Some(*id) {
+                    return Err(format!("{id:?} holds {h:?} the job does not name it"));
+                }
+            }
+        }
+        if self.scheduled.len() + self.deadlines.len() > self.jobs.len() * 2 {
+            return Err("timer sets larger than the job table".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! The tokio server: an accept task, one task per connection, and one task owning the core
+//! (and its clock). Output per connection is bounded in bytes, so a reader that stops reading
+//! is disconnected instead of growing the server.
+
+mod conn;
+mod driver;
+mod output;
+
+use std::net::SocketAddr;
+
+use gearman_proto::admin::AdminCommand;
+use gearman_proto::{Request, Response};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{info, warn};
+
+use crate::core::{ConnId, FunctionStats, ServerCore};
+use crate::ServerConfig;
+use output::Output;
+
+/// Messages to the task that owns the core.
+pub(crate) enum ToCore {
+    Open(SocketAddr, Output, oneshot::Sender<ConnId>),
+    Request(ConnId, Box<Request>),
+    Admin(ConnId, AdminCommand),
+    /// A response the connection task made itself (an ERROR for a malformed packet), sent in
+    /// order with the core's own answers.
+    Reply(ConnId, Box<Response>),
+    /// Admin text the connection task made itself.
+    Text(ConnId, bytes::Bytes),
+    Closed(ConnId),
+    Stats(oneshot::Sender<Vec<FunctionStats>>),
+    Shutdown {
+        graceful: bool,
+    },
+}
+
+/// Where the server is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Running,
+    /// Not accepting; existing connections are served until they close.
+    Draining,
+    Stopped,
+}
+
+/// The server has stopped (by [`Server::shutdown`] or an admin `shutdown`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the job server has stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// A running server. Stop it with [`shutdown`](Self::shutdown) or
+/// [`shutdown_graceful`](Self::shutdown_graceful); dropping it stops it too, abruptly (every
+/// connection closed at once, like a crash).
+///
+/// It runs on the tokio runtime that called [`bind`](Self::bind), which needs IO and time
+/// enabled.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    to_core: mpsc::Sender<ToCore>,
+    phase: watch::Receiver<Phase>,
+    accept: Option<JoinHandle<()>>,
+    core: Option<JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for task in [self.accept.take(), self.core.take()].into_iter().flatten() {
+            task.abort();
+        }
+    }
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free one) and starts serving. `config` is a
+    /// [`ServerConfig`] or just a [`CoreConfig`](crate::CoreConfig).
+    pub async fn bind(
+        addr: impl ToSocketAddrs,
+        config: impl Into<ServerConfig>,
+    ) -> std::io::Result<Self> {
+        let config = config.into();
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (to_core, from_conns) = mpsc::channel(8192);
+        let (phase_tx, phase) = watch::channel(Phase::Running);
+        let core = tokio::spawn(driver::run(
+            ServerCore::new(config.core.clone()),
+            from_conns,
+            phase_tx,
+        ));
+        let accept = tokio::spawn(accept(listener, to_core.clone(), phase.clone(), config));
+        info!(%addr, "gearman-server listening");
+        Ok(Self {
+            addr,
+            to_core,
+            phase,
+            accept: Some(accept),
+            core: Some(core),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Per function: jobs queued and running, and workers registered, sorted by name.
+    pub async fn stats(&self) -> Result<Vec<FunctionStats>, Stopped> {
+        let (tx, rx) = oneshot::channel();
+        self.to_core
+            .send(ToCore::Stats(tx))
+            .await
+            .map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    /// Resolves once the server has stopped, whoever stopped it (an admin `shutdown`, say).
+    pub async fn stopped(&self) {
+        reached(&mut self.phase.clone(), |p| p == Phase::Stopped).await;
+    }
+
+    /// Stops now: no more connections, every connection closed once what was already answered
+    /// is written. Jobs still held are lost, and their clients see the connection close.
+    pub async fn shutdown(mut self) {
+        let _ = self
+            .to_core
+            .send(ToCore::Shutdown { graceful: false })
+            .await;
+        self.join().await;
+    }
+
+    /// Stops accepting connections and returns once every open connection has closed; until
+    /// then they are served as usual (admin `shutdown graceful` does the same).
+    pub async fn shutdown_graceful(mut self) {
+        let _ = self.to_core.send(ToCore::Shutdown { graceful: true }).await;
+        self.join().await;
+    }
+
+    async fn join(&mut self) {
+        for task in [self.core.take(), self.accept.take()].into_iter().flatten() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Waits until the phase satisfies `done` (or the server is gone).
+pub(crate) async fn reached(phase: &mut watch::Receiver<Phase>, done: impl Fn(Phase) -> bool) {
+    let _ = phase.wait_for(|p| done(*p)).await.map(|_| ());
+}
+
+/// Accepts until the server stops running, then waits for its connections to end.
+async fn accept(
+    listener: TcpListener,
+    to_core: mpsc::Sender<ToCore>,
+    mut phase: watch::Receiver<Phase>,
+    config: ServerConfig,
+) {
+    let mut conns = JoinSet::new();
+    let conn_phase = phase.clone();
+    let limits = conn::Limits {
+        max_packet: config.max_packet,
+        max_output: config.max_output,
+    };
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    while conns.try_join_next().is_some() {}
+                    if conns.len() >= config.max_connections {
+                        warn!(%peer, max = config.max_connections, "connection limit: closing");
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(conn::serve(stream, peer, to_core.clone(), conn_phase.clone(), limits));
+                }
+                // Out of descriptors, say: wait a moment rather than spin.
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            () = reached(&mut phase, |p| p != Phase::Running) => break,
+        }
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}

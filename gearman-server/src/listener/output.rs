@@ -1,0 +1,75 @@
+//! A connection's unsent output, bounded in bytes.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+
+/// What each queued response costs beyond its bytes.
+const OVERHEAD: usize = 64;
+/// Responses are gathered into writes of about this size.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// The sending side: the core pushes encoded responses into it.
+#[derive(Clone, Debug)]
+pub(crate) struct Output {
+    tx: mpsc::UnboundedSender<Bytes>,
+    pending: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl Output {
+    /// An output of at most `max` pending bytes, and the writer that drains it into `wr`.
+    pub(crate) fn new(
+        max: usize,
+        wr: OwnedWriteHalf,
+    ) -> (Self, impl std::future::Future<Output = ()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let writer = write(rx, wr, pending.clone());
+        (Self { tx, pending, max }, writer)
+    }
+
+    /// Queues `bytes`; false if that would pass the bound or the writer is gone.
+    pub(crate) fn push(&self, bytes: Bytes) -> bool {
+        let cost = bytes.len() + OVERHEAD;
+        let before = self.pending.fetch_add(cost, Ordering::AcqRel);
+        if before + cost > self.max {
+            self.pending.fetch_sub(cost, Ordering::AcqRel);
+            return false;
+        }
+        self.tx.send(bytes).is_ok()
+    }
+}
+
+/// Writes until every sender is gone and the queue is empty, then shuts the write side.
+async fn write(
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    mut wr: OwnedWriteHalf,
+    pending: Arc<AtomicUsize>,
+) {
+    let mut batch = BytesMut::new();
+    while let Some(first) = rx.recv().await {
+        let mut cost = first.len() + OVERHEAD;
+        let result = if first.len() >= WRITE_BATCH {
+            wr.write_all(&first).await
+        } else {
+            batch.clear();
+            batch.extend_from_slice(&first);
+            while batch.len() < WRITE_BATCH {
+                let Ok(next) = rx.try_recv() else { break };
+                cost += next.len() + OVERHEAD;
+                batch.extend_from_slice(&next);
+            }
+            wr.write_all(&batch).await
+        };
+        pending.fetch_sub(cost, Ordering::AcqRel);
+        if result.is_err() {
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
