@@ -1,4 +1,4 @@
-//! The runner against the real gearmand with a fake CI host: registrations per executor, the
+//! The runner against both job servers (gearmand and gearman-server) with a fake CI host: registrations per executor, the
 //! payloads of a build as Zuul reads them, stop, set_description, single-use nodes, and
 //! re-registration when projects change.
 
@@ -17,7 +17,7 @@ use ci_functions::{
 };
 use gearman_client::{AdminClient, Client, Error, Job, JobEvent, JobOutcome};
 use gearman_proto::{FunctionName, UniqueId, WorkUpdate};
-use gearman_testkit::gearmand_or_skip;
+use gearman_testkit::{ServerKind, TestServer};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -87,9 +87,8 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ci_host_behind_gearman_speaks_the_plugin_contract() {
-    let Some(g) = gearmand_or_skip("ci runner") else {
+async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "ci runner") else {
         return;
     };
     let addr = g.addr();
@@ -270,9 +269,10 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract() {
     runner.shutdown(WAIT).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_builds() {
-    let Some(g) = gearmand_or_skip("ci executors") else {
+async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_builds(
+    kind: ServerKind,
+) {
+    let Some(g) = TestServer::start_or_skip(kind, "ci executors") else {
         return;
     };
     let addr = g.addr();
@@ -357,9 +357,8 @@ async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_bui
     runner.shutdown(WAIT).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_executor_count_takes_effect_without_restart() {
-    let Some(g) = gearmand_or_skip("ci executor count") else {
+async fn a_new_executor_count_takes_effect_without_restart(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "ci executor count") else {
         return;
     };
     let addr = g.addr();
@@ -418,3 +417,9 @@ async fn a_new_executor_count_takes_effect_without_restart() {
     .await;
     runner.shutdown(WAIT).await;
 }
+
+gearman_testkit::on_both_servers!(
+    a_ci_host_behind_gearman_speaks_the_plugin_contract,
+    executors_bound_the_builds_and_a_removed_project_spares_its_running_builds,
+    a_new_executor_count_takes_effect_without_restart,
+);

@@ -1,5 +1,6 @@
-//! Two `gearmanctl ci` hosts (two managers, different nodes) on one gearmand: registrations,
-//! builds on both, results, stop, SIGHUP re-registration, `--check`.
+//! Two `gearmanctl ci` hosts (two managers, different nodes) on one job server (gearmand, and
+//! again gearman-server): registrations, builds on both, results, stop, SIGHUP re-registration,
+//! `--check`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 use common::Kill;
 use gearman_client::{AdminClient, Client, Job, JobEvent, JobOutcome};
 use gearman_proto::{FunctionName, UniqueId};
-use gearman_testkit::gearmand_or_skip;
+use gearman_testkit::{ServerKind, TestServer};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -139,9 +140,8 @@ async fn final_report(client: &Client, job: Job) -> Value {
     serde_json::from_slice(&out).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_ci_hosts_share_one_gearmand() {
-    let Some(g) = gearmand_or_skip("two_ci_hosts_share_one_gearmand") else {
+async fn two_ci_hosts_share_one_server(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "two_ci_hosts_share_one_server") else {
         return;
     };
     let addr = g.addr();
@@ -242,3 +242,5 @@ async fn two_ci_hosts_share_one_gearmand() {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+gearman_testkit::on_both_servers!(two_ci_hosts_share_one_server,);

@@ -1,4 +1,5 @@
-//! `gearmanctl submit`, `status` and `admin` against the real gearmand and `gearmanctl work`.
+//! `gearmanctl submit`, `status` and `admin` against both job servers (gearmand and
+//! gearman-server) and `gearmanctl work`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::gearmanctl_work as worker;
-use gearman_testkit::gearmand_or_skip;
+use gearman_testkit::{ServerKind, TestServer};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -49,9 +50,8 @@ fn wait_for_worker(addr: SocketAddr, function: &str) {
     }
 }
 
-#[test]
-fn submit_prints_results_and_exit_status_tells_outcomes_apart() {
-    let Some(g) = gearmand_or_skip("submit_exit_statuses") else {
+fn submit_prints_results_and_exit_status_tells_outcomes_apart(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "submit_exit_statuses") else {
         return;
     };
     let addr = g.addr();
@@ -88,9 +88,8 @@ fn submit_prints_results_and_exit_status_tells_outcomes_apart() {
     );
 }
 
-#[test]
-fn background_submit_status_and_admin_tables() {
-    let Some(g) = gearmand_or_skip("background_status_admin") else {
+fn background_submit_status_and_admin_tables(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "background_status_admin") else {
         return;
     };
     let s = g.addr().to_string();
@@ -128,7 +127,13 @@ fn background_submit_status_and_admin_tables() {
     let out = ctl(&["admin", "-s", &s, "cancel", &handle]);
     assert_eq!(out.status.code(), Some(0));
     let out = ctl(&["admin", "-s", &s, "version"]);
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("1."));
+    let version = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(version.starts_with(kind.version_prefix()), "{version}");
     let out = ctl(&["admin", "-s", &s, "drop", "cli:never-seen"]);
     assert_ne!(out.status.code(), Some(0));
 }
+
+gearman_testkit::on_both_servers_blocking!(
+    submit_prints_results_and_exit_status_tells_outcomes_apart,
+    background_submit_status_and_admin_tables,
+);

@@ -1,4 +1,5 @@
-//! `gearmanctl work` against the real gearmand: commands per job, failures, clean stop.
+//! `gearmanctl work` against both job servers (gearmand and gearman-server): commands per job,
+//! failures, clean stop.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,7 +15,7 @@ use common::gearmanctl_work;
 use gearman_proto::{
     Decoder, FunctionName, Priority, Request, Response, Submit, UniqueId, WorkUpdate,
 };
-use gearman_testkit::gearmand_or_skip;
+use gearman_testkit::{ServerKind, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -85,9 +86,9 @@ fn call(addr: SocketAddr, function: &str, data: &[u8]) -> Vec<WorkUpdate> {
     panic!("no terminal packet after 100 reads");
 }
 
-#[test]
-fn runs_a_command_per_job_and_reports_failures() {
-    let Some(g) = gearmand_or_skip("runs_a_command_per_job_and_reports_failures") else {
+fn runs_a_command_per_job_and_reports_failures(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "runs_a_command_per_job_and_reports_failures")
+    else {
         return;
     };
     let _up = gearmanctl_work(g.addr(), "cli:up", &["--", "tr", "a-z", "A-Z"]);
@@ -111,9 +112,8 @@ fn runs_a_command_per_job_and_reports_failures() {
     );
 }
 
-#[test]
-fn stops_cleanly_on_sigterm() {
-    let Some(g) = gearmand_or_skip("stops_cleanly_on_sigterm") else {
+fn stops_cleanly_on_sigterm(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "stops_cleanly_on_sigterm") else {
         return;
     };
     let mut w = gearmanctl_work(g.addr(), "cli:echo", &["--", "cat"]);
@@ -141,3 +141,8 @@ fn stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+gearman_testkit::on_both_servers_blocking!(
+    runs_a_command_per_job_and_reports_failures,
+    stops_cleanly_on_sigterm,
+);

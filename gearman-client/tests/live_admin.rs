@@ -1,4 +1,5 @@
-//! The admin client against the real gearmand: typed results, refusals, deadlines.
+//! The admin client against both job servers (gearmand and gearman-server): typed results,
+//! refusals, deadlines.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,20 +8,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use gearman_client::{AdminClient, AdminClientError, Client, Job};
 use gearman_proto::{FunctionName, JobHandle};
-use gearman_testkit::gearmand_or_skip;
+use gearman_testkit::{ServerKind, TestServer};
 use tokio::net::TcpListener;
 
 fn f(name: &str) -> FunctionName {
     FunctionName::try_from(name).unwrap()
 }
 
-#[tokio::test]
-async fn typed_admin_results_from_gearmand() {
-    let Some(g) = gearmand_or_skip("typed_admin_results_from_gearmand") else {
+async fn typed_admin_results(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "typed_admin_results") else {
         return;
     };
     let admin = AdminClient::new(g.addr().to_string(), Duration::from_secs(5));
-    assert!(admin.version().await.unwrap().starts_with("1."));
+    let version = admin.version().await.unwrap();
+    assert!(version.starts_with(kind.version_prefix()), "{version}");
     assert!(admin.pid().await.unwrap().parse::<u32>().is_ok());
     assert!(!admin.verbose().await.unwrap().is_empty());
 
@@ -95,3 +96,5 @@ async fn a_silent_server_is_a_typed_timeout() {
     assert!(started.elapsed() < Duration::from_secs(2));
     held.abort();
 }
+
+gearman_testkit::on_both_servers!(typed_admin_results);

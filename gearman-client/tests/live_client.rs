@@ -1,4 +1,4 @@
-//! The client against the real gearmand with this family's worker: thousands of jobs in
+//! The client against both job servers (gearmand and gearman-server) with this family's worker: thousands of jobs in
 //! flight, a server killed under running jobs, failover, deadlines, exceptions, coalescing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gearman_client::{Client, Error, Failure, Job, JobEvent, JobOutcome};
 use gearman_proto::{FunctionName, UniqueId, WorkUpdate};
-use gearman_testkit::gearmand_or_skip;
+use gearman_testkit::{ServerKind, TestServer};
 use gearman_worker::{Job as WorkerJob, JobError, JobResult, Worker};
 use tokio::sync::Semaphore;
 
@@ -56,9 +56,8 @@ async fn client(addrs: &[String]) -> Client {
     c
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_jobs_with_500_in_flight_each_get_their_own_result() {
-    let Some(g) = gearmand_or_skip("ten_thousand_jobs") else {
+async fn ten_thousand_jobs_with_500_in_flight_each_get_their_own_result(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "ten_thousand_jobs") else {
         return;
     };
     let addr = g.addr().to_string();
@@ -91,9 +90,13 @@ async fn ten_thousand_jobs_with_500_in_flight_each_get_their_own_result() {
     w.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_gearmand_ends_every_running_job_with_a_typed_error_and_new_jobs_fail_over() {
-    let (Some(mut a), Some(b)) = (gearmand_or_skip("kill_a"), gearmand_or_skip("kill_b")) else {
+async fn killing_gearmand_ends_every_running_job_with_a_typed_error_and_new_jobs_fail_over(
+    kind: ServerKind,
+) {
+    let (Some(mut a), Some(b)) = (
+        TestServer::start_or_skip(kind, "kill_a"),
+        TestServer::start_or_skip(kind, "kill_b"),
+    ) else {
         return;
     };
     let (addr_a, addr_b) = (a.addr().to_string(), b.addr().to_string());
@@ -150,9 +153,8 @@ async fn killing_gearmand_ends_every_running_job_with_a_typed_error_and_new_jobs
     drop(stuck);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_nobody_serves_ends_at_its_deadline() {
-    let Some(g) = gearmand_or_skip("nobody_serves") else {
+async fn a_job_nobody_serves_ends_at_its_deadline(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "nobody_serves") else {
         return;
     };
     let c = client(&[g.addr().to_string()]).await;
@@ -164,9 +166,8 @@ async fn a_job_nobody_serves_ends_at_its_deadline() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exceptions_arrive_as_exceptions_also_after_a_reconnect() {
-    let Some(mut g) = gearmand_or_skip("exceptions") else {
+async fn exceptions_arrive_as_exceptions_also_after_a_reconnect(kind: ServerKind) {
+    let Some(mut g) = TestServer::start_or_skip(kind, "exceptions") else {
         return;
     };
     let addr = g.addr().to_string();
@@ -198,9 +199,8 @@ async fn exceptions_arrive_as_exceptions_also_after_a_reconnect() {
     w.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_submitters_of_one_unique_each_see_every_event_once() {
-    let Some(g) = gearmand_or_skip("coalescing") else {
+async fn three_submitters_of_one_unique_each_see_every_event_once(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "coalescing") else {
         return;
     };
     let addr = g.addr().to_string();
@@ -255,9 +255,8 @@ async fn three_submitters_of_one_unique_each_see_every_event_once() {
     w.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_and_echo_answer_through_the_client() {
-    let Some(g) = gearmand_or_skip("status_and_echo") else {
+async fn status_and_echo_answer_through_the_client(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "status_and_echo") else {
         return;
     };
     let c = client(&[g.addr().to_string()]).await;
@@ -291,9 +290,8 @@ async fn status_and_echo_answer_through_the_client() {
     assert!(!gone.known);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unread_stream_is_cut_off_without_stalling_other_jobs() {
-    let Some(g) = gearmand_or_skip("unread_stream") else {
+async fn an_unread_stream_is_cut_off_without_stalling_other_jobs(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "unread_stream") else {
         return;
     };
     let addr = g.addr().to_string();
@@ -341,3 +339,13 @@ async fn an_unread_stream_is_cut_off_without_stalling_other_jobs() {
     chatty.shutdown(WAIT).await.unwrap();
     quick.shutdown(WAIT).await.unwrap();
 }
+
+gearman_testkit::on_both_servers!(
+    ten_thousand_jobs_with_500_in_flight_each_get_their_own_result,
+    killing_gearmand_ends_every_running_job_with_a_typed_error_and_new_jobs_fail_over,
+    a_job_nobody_serves_ends_at_its_deadline,
+    exceptions_arrive_as_exceptions_also_after_a_reconnect,
+    three_submitters_of_one_unique_each_see_every_event_once,
+    status_and_echo_answer_through_the_client,
+    an_unread_stream_is_cut_off_without_stalling_other_jobs,
+);

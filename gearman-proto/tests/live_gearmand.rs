@@ -1,5 +1,6 @@
-//! The codec against the real gearmand (Debian `gearman-job-server`), started on a free loopback
-//! port by gearman-testkit. Skips loudly where gearmand is missing, fails in CI
+//! The codec against both job servers, the real gearmand (Debian `gearman-job-server`) and
+//! gearman-server, started on free loopback ports by gearman-testkit; each scenario runs once
+//! per server. Skips the gearmand half loudly where gearmand is missing, fails in CI
 //! (`GEARMAN_REQUIRE_GEARMAND=1`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,7 +15,7 @@ use gearman_proto::{
     ClientId, Decoder, FunctionName, GrabKind, JobAssign, OptionName, Priority, Request, Response,
     Submit, SubmitReduce, UniqueId, WorkUpdate,
 };
-use gearman_testkit::gearmand_or_skip;
+use gearman_testkit::{ServerKind, TestServer};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -84,9 +85,8 @@ fn u(name: &str) -> UniqueId {
     UniqueId::try_from(name).unwrap()
 }
 
-#[test]
-fn echo_keeps_nuls_and_empty_payloads() {
-    let Some(g) = gearmand_or_skip("echo_keeps_nuls_and_empty_payloads") else {
+fn echo_keeps_nuls_and_empty_payloads(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "echo_keeps_nuls_and_empty_payloads") else {
         return;
     };
     let mut c = Conn::open(g.addr());
@@ -96,9 +96,8 @@ fn echo_keeps_nuls_and_empty_payloads() {
     }
 }
 
-#[test]
-fn submit_grab_work_complete_and_admin() {
-    let Some(g) = gearmand_or_skip("submit_grab_work_complete_and_admin") else {
+fn submit_grab_work_complete_and_admin(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "submit_grab_work_complete_and_admin") else {
         return;
     };
     let mut worker = Conn::open(g.addr());
@@ -215,7 +214,10 @@ fn submit_grab_work_complete_and_admin() {
     let AdminReply::Ok(version) = admin.admin(&AdminCommand::Version) else {
         panic!("not an OK reply")
     };
-    assert!(version.starts_with(b"1."), "{version:?}");
+    assert!(
+        version.starts_with(kind.version_prefix().as_bytes()),
+        "{version:?}"
+    );
     let AdminReply::Ok(pid) = admin.admin(&AdminCommand::GetPid) else {
         panic!("not an OK reply")
     };
@@ -224,10 +226,11 @@ fn submit_grab_work_complete_and_admin() {
     assert!(matches!(admin.admin(&missing), AdminReply::Err(_)));
 }
 
-#[test]
-fn exception_without_option_arrives_as_fail_with_trailing_nul() {
-    let Some(g) = gearmand_or_skip("exception_without_option_arrives_as_fail_with_trailing_nul")
-    else {
+fn exception_without_option_arrives_as_fail_with_trailing_nul(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(
+        kind,
+        "exception_without_option_arrives_as_fail_with_trailing_nul",
+    ) else {
         return;
     };
     let mut worker = Conn::open(g.addr());
@@ -269,9 +272,8 @@ fn exception_without_option_arrives_as_fail_with_trailing_nul() {
     assert_eq!(worker.recv(), Response::NoJob);
 }
 
-#[test]
-fn reduce_job_comes_back_as_job_assign_all() {
-    let Some(g) = gearmand_or_skip("reduce_job_comes_back_as_job_assign_all") else {
+fn reduce_job_comes_back_as_job_assign_all(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "reduce_job_comes_back_as_job_assign_all") else {
         return;
     };
     let mut worker = Conn::open(g.addr());
@@ -309,3 +311,10 @@ fn reduce_job_comes_back_as_job_assign_all() {
     };
     assert_eq!(&e.code[..], b"JOB_NOT_FOUND");
 }
+
+gearman_testkit::on_both_servers_blocking!(
+    echo_keeps_nuls_and_empty_payloads,
+    submit_grab_work_complete_and_admin,
+    exception_without_option_arrives_as_fail_with_trailing_nul,
+    reduce_job_comes_back_as_job_assign_all,
+);

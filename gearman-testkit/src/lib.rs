@@ -4,12 +4,18 @@
 //! free port, waits until it answers an ECHO, and stops it on drop. Where gearmand is missing,
 //! [`gearmand_or_skip`] says so loudly and lets the test pass, unless `GEARMAN_REQUIRE_GEARMAND=1`
 //! (set by CI) is in the environment: then a missing gearmand fails the test.
+//!
+//! [`TestServer`] is the one fixture for both servers: gearmand, or gearman-server in a thread of
+//! its own, with the same `addr`/`kill`/`restart`. [`on_both_servers!`] turns a scenario
+//! `async fn(ServerKind)` into one test per server.
 
 mod gearmand;
 mod raw;
+mod server;
 
 pub use gearmand::{find_gearmand, gearmand_or_skip, required, Gearmand, GearmandBuilder};
 pub use raw::{raw_packet, read_packet, RawPacket};
+pub use server::{Embedded, ServerKind, TestServer};
 
 /// Why a gearmand could not be provided.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
-//! The worker against the real gearmand (started by gearman-testkit on a free loopback port):
-//! Debian's client, restarts, the concurrency limit, CAN_DO_TIMEOUT overruns, panicking handlers,
-//! graceful shutdown.
+//! The worker against both job servers, gearmand and gearman-server (started by gearman-testkit
+//! on free loopback ports; each scenario runs once per server): Debian's client, restarts, the
+//! concurrency limit, CAN_DO_TIMEOUT overruns, panicking handlers, graceful shutdown.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,7 +14,7 @@ use bytes::Bytes;
 use common::{eventually, f, status_of, RawClient, WAIT};
 use gearman_proto::admin::{AdminCommand, AdminReply};
 use gearman_proto::{ClientId, WorkUpdate};
-use gearman_testkit::{gearmand_or_skip, required};
+use gearman_testkit::{required, ServerKind, TestServer};
 use gearman_worker::{Job, JobError, JobResult, Timeout, Worker};
 use tokio::sync::Semaphore;
 
@@ -39,9 +39,8 @@ fn debian_gearman() -> Option<std::path::PathBuf> {
     found
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn debian_client_jobs_come_back_right() {
-    let Some(g) = gearmand_or_skip("debian_client_jobs_come_back_right") else {
+async fn debian_client_jobs_come_back_right(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "debian_client_jobs_come_back_right") else {
         return;
     };
     let worker = Worker::builder()
@@ -87,10 +86,11 @@ async fn debian_client_jobs_come_back_right() {
     worker.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reregisters_and_serves_within_5s_of_a_gearmand_restart() {
-    let Some(mut g) = gearmand_or_skip("reregisters_and_serves_within_5s_of_a_gearmand_restart")
-    else {
+async fn reregisters_and_serves_within_5s_of_a_gearmand_restart(kind: ServerKind) {
+    let Some(mut g) = TestServer::start_or_skip(
+        kind,
+        "reregisters_and_serves_within_5s_of_a_gearmand_restart",
+    ) else {
         return;
     };
     let worker = Worker::builder()
@@ -134,11 +134,10 @@ async fn reregisters_and_serves_within_5s_of_a_gearmand_restart() {
     worker.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serves_several_servers_at_once() {
+async fn serves_several_servers_at_once(kind: ServerKind) {
     let (Some(a), Some(b)) = (
-        gearmand_or_skip("serves_several_servers_at_once"),
-        gearmand_or_skip("serves_several_servers_at_once"),
+        TestServer::start_or_skip(kind, "serves_several_servers_at_once"),
+        TestServer::start_or_skip(kind, "serves_several_servers_at_once"),
     ) else {
         return;
     };
@@ -171,8 +170,8 @@ async fn serves_several_servers_at_once() {
     worker.shutdown(WAIT).await.unwrap();
 }
 
-async fn concurrency_case(per_slot: bool) {
-    let Some(g) = gearmand_or_skip("concurrency_limit") else {
+async fn concurrency_case(kind: ServerKind, per_slot: bool) {
+    let Some(g) = TestServer::start_or_skip(kind, "concurrency_limit") else {
         return;
     };
     let gate = Arc::new(Semaphore::new(0));
@@ -211,7 +210,7 @@ async fn concurrency_case(per_slot: bool) {
     );
     for _ in 0..10 {
         let (total, running, _) = status_of(addr, "live:held").await.unwrap();
-        assert!(running <= 4, "gearmand sees {running} running");
+        assert!(running <= 4, "{} sees {running} running", kind.name());
         assert_eq!(total, 10);
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
@@ -231,19 +230,16 @@ async fn concurrency_case(per_slot: bool) {
     worker.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrency_4_never_holds_more_than_4_jobs() {
-    concurrency_case(false).await;
+async fn concurrency_4_never_holds_more_than_4_jobs(kind: ServerKind) {
+    concurrency_case(kind, false).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_per_slot_never_holds_more_than_4_jobs() {
-    concurrency_case(true).await;
+async fn connection_per_slot_never_holds_more_than_4_jobs(kind: ServerKind) {
+    concurrency_case(kind, true).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn can_do_timeout_overrun_is_abandoned_and_not_completed_twice() {
-    let Some(g) = gearmand_or_skip("can_do_timeout_overrun") else {
+async fn can_do_timeout_overrun_is_abandoned_and_not_completed_twice(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "can_do_timeout_overrun") else {
         return;
     };
     let calls = Arc::new(AtomicUsize::new(0));
@@ -296,9 +292,8 @@ async fn can_do_timeout_overrun_is_abandoned_and_not_completed_twice() {
     worker.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn panicking_handler_fails_the_job_and_the_worker_keeps_serving() {
-    let Some(g) = gearmand_or_skip("panicking_handler") else {
+async fn panicking_handler_fails_the_job_and_the_worker_keeps_serving(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "panicking_handler") else {
         return;
     };
     let worker = Worker::builder()
@@ -341,9 +336,8 @@ async fn panicking_handler_fails_the_job_and_the_worker_keeps_serving() {
     worker.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_shutdown_lets_the_running_job_finish() {
-    let Some(g) = gearmand_or_skip("graceful_shutdown") else {
+async fn graceful_shutdown_lets_the_running_job_finish(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "graceful_shutdown") else {
         return;
     };
     let started = Arc::new(tokio::sync::Notify::new());
@@ -385,9 +379,8 @@ async fn graceful_shutdown_lets_the_running_job_finish() {
     drop(h2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grab_all_hands_the_reducer_to_the_handler() {
-    let Some(g) = gearmand_or_skip("grab_all_reducer") else {
+async fn grab_all_hands_the_reducer_to_the_handler(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "grab_all_reducer") else {
         return;
     };
     let worker = Worker::builder()
@@ -418,3 +411,15 @@ async fn grab_all_hands_the_reducer_to_the_handler() {
     assert!(matches!(out.last(), Some(WorkUpdate::Complete { data, .. }) if data == "live:reduce"));
     worker.shutdown(WAIT).await.unwrap();
 }
+
+gearman_testkit::on_both_servers!(
+    debian_client_jobs_come_back_right,
+    reregisters_and_serves_within_5s_of_a_gearmand_restart,
+    serves_several_servers_at_once,
+    concurrency_4_never_holds_more_than_4_jobs,
+    connection_per_slot_never_holds_more_than_4_jobs,
+    can_do_timeout_overrun_is_abandoned_and_not_completed_twice,
+    panicking_handler_fails_the_job_and_the_worker_keeps_serving,
+    graceful_shutdown_lets_the_running_job_finish,
+    grab_all_hands_the_reducer_to_the_handler,
+);

@@ -68,6 +68,11 @@ pub(crate) async fn serve(
                     Err(MessageError::WrongMagic { .. }) => {
                         reply(id, "INVALID_COMMAND", "Command not expected")
                     }
+                    // A number field that is not one (gearmand reads it as 0).
+                    Err(e @ MessageError::BadNumber { .. }) => {
+                        debug!(conn = id.0, error = %e, "refused packet");
+                        reply(id, "INVALID_ARGUMENT", "Not a decimal number in range")
+                    }
                     // A field past a limit (a 64-byte unique, say): refused, in step.
                     Err(e) => {
                         debug!(conn = id.0, error = %e, "refused packet");

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use gearman_proto::admin::AdminCommand;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::output::Output;
@@ -31,6 +31,7 @@ pub(crate) async fn run(
     mut core: ServerCore,
     mut rx: mpsc::Receiver<ToCore>,
     phase: watch::Sender<Phase>,
+    mut unbound: oneshot::Receiver<()>,
 ) {
     let mut outputs: HashMap<ConnId, Output> = HashMap::new();
     let mut buf = BytesMut::new();
@@ -87,7 +88,13 @@ pub(crate) async fn run(
             send(&mut core, &mut outputs, to, buf.split().freeze());
         }
         match stop {
-            Some(false) => break,
+            Some(false) => {
+                // The listener closes first, so no connection is accepted after the others
+                // were closed.
+                phase.send_replace(Phase::Draining);
+                let _ = tokio::time::timeout(Duration::from_secs(1), &mut unbound).await;
+                break;
+            }
             Some(true) => {
                 info!(connections = core.connection_count(), "draining");
                 phase.send_replace(Phase::Draining);

@@ -92,12 +92,20 @@ impl Server {
         let addr = listener.local_addr()?;
         let (to_core, from_conns) = mpsc::channel(8192);
         let (phase_tx, phase) = watch::channel(Phase::Running);
+        let (unbound_tx, unbound_rx) = oneshot::channel();
         let core = tokio::spawn(driver::run(
             ServerCore::new(config.core.clone()),
             from_conns,
             phase_tx,
+            unbound_rx,
         ));
-        let accept = tokio::spawn(accept(listener, to_core.clone(), phase.clone(), config));
+        let accept = tokio::spawn(accept(
+            listener,
+            to_core.clone(),
+            phase.clone(),
+            config,
+            unbound_tx,
+        ));
         info!(%addr, "gearman-server listening");
         Ok(Self {
             addr,
@@ -157,12 +165,14 @@ pub(crate) async fn reached(phase: &mut watch::Receiver<Phase>, done: impl Fn(Ph
     let _ = phase.wait_for(|p| done(*p)).await.map(|_| ());
 }
 
-/// Accepts until the server stops running, then waits for its connections to end.
+/// Accepts until the server stops running, closes the listener (and says so on `unbound`),
+/// then waits for its connections to end.
 async fn accept(
     listener: TcpListener,
     to_core: mpsc::Sender<ToCore>,
     mut phase: watch::Receiver<Phase>,
     config: ServerConfig,
+    unbound: oneshot::Sender<()>,
 ) {
     let mut conns = JoinSet::new();
     let conn_phase = phase.clone();
@@ -192,5 +202,6 @@ async fn accept(
         }
     }
     drop(listener);
+    let _ = unbound.send(());
     while conns.join_next().await.is_some() {}
 }
