@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::debug;
 
-use super::output::Output;
+use super::output::{killed, Output};
 use super::{Phase, ToCore};
 
 /// How long a closing connection may take to write what it was already answered.
@@ -33,7 +33,7 @@ pub(crate) async fn serve(
     limits: Limits,
 ) {
     let (mut rd, wr) = stream.into_split();
-    let (output, writer) = Output::new(limits.max_output, wr);
+    let (output, writer, mut kill) = Output::new(limits.max_output, wr);
     let writer = tokio::spawn(writer);
     let (id_tx, id_rx) = oneshot::channel();
     if core.send(ToCore::Open(peer, output, id_tx)).await.is_err() {
@@ -51,6 +51,7 @@ pub(crate) async fn serve(
                 Ok(_) => {}
             },
             () = super::reached(&mut phase, |p| p == Phase::Stopped) => break 'conn "server stopped",
+            () = killed(&mut kill) => break 'conn "dropped by the server",
         }
         loop {
             let msg = match decoder.decode_frame(&mut buf) {

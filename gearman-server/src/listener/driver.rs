@@ -122,6 +122,7 @@ fn send(
     let Some(out) = outputs.get(&to) else { return };
     if !out.push(bytes) {
         debug!(conn = to.0, "output bound reached: disconnecting");
+        out.kill();
         outputs.remove(&to);
         core.disconnect(to);
     }

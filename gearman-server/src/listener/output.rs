@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// What each queued response costs beyond its bytes.
 const OVERHEAD: usize = 64;
@@ -14,30 +14,55 @@ const OVERHEAD: usize = 64;
 const WRITE_BATCH: usize = 64 * 1024;
 
 /// The sending side: the core pushes encoded responses into it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Output {
     tx: mpsc::UnboundedSender<Bytes>,
     pending: Arc<AtomicUsize>,
     max: usize,
+    kill: watch::Sender<bool>,
+}
+
+/// Tells a connection's tasks that the server dropped it.
+pub(crate) type Killed = watch::Receiver<bool>;
+
+/// Resolves once the connection is killed.
+pub(crate) async fn killed(k: &mut Killed) {
+    let _ = k.wait_for(|k| *k).await.map(|_| ());
 }
 
 impl Output {
-    /// An output of at most `max` pending bytes, and the writer that drains it into `wr`.
+    /// An output of at most `max` pending bytes (one response of any size always fits), the
+    /// writer that drains it into `wr`, and the signal that the server dropped the connection.
     pub(crate) fn new(
         max: usize,
         wr: OwnedWriteHalf,
-    ) -> (Self, impl std::future::Future<Output = ()>) {
+    ) -> (Self, impl std::future::Future<Output = ()>, Killed) {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        let writer = write(rx, wr, pending.clone());
-        (Self { tx, pending, max }, writer)
+        let (kill, killed) = watch::channel(false);
+        let writer = write(rx, wr, pending.clone(), killed.clone());
+        (
+            Self {
+                tx,
+                pending,
+                max,
+                kill,
+            },
+            writer,
+            killed,
+        )
+    }
+
+    /// Drops the connection: its reader stops and its writer stops mid-write.
+    pub(crate) fn kill(&self) {
+        self.kill.send_replace(true);
     }
 
     /// Queues `bytes`; false if that would pass the bound or the writer is gone.
     pub(crate) fn push(&self, bytes: Bytes) -> bool {
         let cost = bytes.len() + OVERHEAD;
         let before = self.pending.fetch_add(cost, Ordering::AcqRel);
-        if before + cost > self.max {
+        if before > 0 && before + cost > self.max {
             self.pending.fetch_sub(cost, Ordering::AcqRel);
             return false;
         }
@@ -45,8 +70,21 @@ impl Output {
     }
 }
 
-/// Writes until every sender is gone and the queue is empty, then shuts the write side.
+/// Writes until every sender is gone and the queue is empty, then shuts the write side; stops
+/// at once if the connection is killed.
 async fn write(
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    wr: OwnedWriteHalf,
+    pending: Arc<AtomicUsize>,
+    mut kill: Killed,
+) {
+    tokio::select! {
+        () = drain(rx, wr, pending) => {}
+        () = killed(&mut kill) => {}
+    }
+}
+
+async fn drain(
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     mut wr: OwnedWriteHalf,
     pending: Arc<AtomicUsize>,
