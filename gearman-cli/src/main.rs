@@ -31,11 +31,7 @@ enum Command {
     /// Everything in one process: a job server, two CI masters, a Zuul-like scheduler.
     Demo,
     /// Run the embedded job server.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:4730")]
-        listen: String,
-    },
+    Serve(ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,7 +67,7 @@ fn main() -> std::process::ExitCode {
             Command::Admin(args) => admin::run(args).await,
             Command::Ci(args) => ci::run(args).await,
             Command::Demo => demo::run().await,
-            Command::Serve { listen } => serve(&listen).await,
+            Command::Serve(args) => serve(args).await,
         }
     });
     match result {
@@ -83,11 +79,42 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// `gearmanctl serve`: the embedded server until SIGINT or SIGTERM.
-async fn serve(listen: &str) -> Result<std::process::ExitCode, String> {
-    let server = gearman_server::Server::bind(listen, gearman_server::CoreConfig::default())
+/// Options of `gearmanctl serve`.
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4730")]
+    listen: String,
+    /// Re-queues of a job (its worker lost, or its CAN_DO_TIMEOUT run out) after which it fails
+    /// to its clients, like gearmand's --job-retries; unlimited when absent.
+    #[arg(long)]
+    job_retries: Option<u32>,
+    /// The largest packet body accepted, in bytes.
+    #[arg(long, default_value_t = gearman_proto::DEFAULT_MAX_BODY)]
+    max_packet: u32,
+    /// Job handles are PREFIX:N.
+    #[arg(long, default_value = "H:gearman-rs")]
+    handle_prefix: String,
+    /// Answer the admin `shutdown` command as gearmand 1.1.20 does (unknown) instead of obeying.
+    #[arg(long)]
+    no_admin_shutdown: bool,
+}
+
+/// `gearmanctl serve`: the embedded server until SIGINT, SIGTERM or an admin `shutdown`.
+async fn serve(args: ServeArgs) -> Result<std::process::ExitCode, String> {
+    let config = gearman_server::ServerConfig {
+        core: gearman_server::CoreConfig {
+            handle_prefix: args.handle_prefix,
+            max_retries: args.job_retries,
+            ..gearman_server::CoreConfig::default()
+        },
+        max_packet: args.max_packet,
+        admin_shutdown: !args.no_admin_shutdown,
+        ..gearman_server::ServerConfig::default()
+    };
+    let server = gearman_server::Server::bind(&args.listen, config)
         .await
-        .map_err(|e| format!("{listen}: {e}"))?;
+        .map_err(|e| format!("{}: {e}", args.listen))?;
     tracing::info!(addr = %server.local_addr(), "serving");
     println!("listening on {}", server.local_addr());
     use tokio::signal::unix::{signal, SignalKind};
@@ -95,6 +122,10 @@ async fn serve(listen: &str) -> Result<std::process::ExitCode, String> {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+        () = server.stopped() => {
+            println!("stopped by an admin shutdown");
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
     }
     server.shutdown().await;
     Ok(std::process::ExitCode::SUCCESS)

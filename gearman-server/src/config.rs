@@ -17,6 +17,10 @@ pub struct ServerConfig {
     pub max_output: usize,
     /// Connections served at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
+    /// Whether the admin `shutdown [graceful]` command stops the server. Anyone who can
+    /// connect can send it; when off, it is answered as gearmand 1.1.20 answers it
+    /// (`ERR UNKNOWN_COMMAND`).
+    pub admin_shutdown: bool,
 }
 
 impl Default for ServerConfig {
@@ -26,6 +30,7 @@ impl Default for ServerConfig {
             max_packet: gearman_proto::DEFAULT_MAX_BODY,
             max_output: 256 * 1024 * 1024,
             max_connections: 10_000,
+            admin_shutdown: true,
         }
     }
 }

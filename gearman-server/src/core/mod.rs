@@ -88,6 +88,12 @@ fn error(code: &'static str, text: &'static str) -> Response {
     })
 }
 
+/// A worker's progress number as the u32 a status reply carries: negative (the Jenkins plugin
+/// sends -1) reads 0, too large reads u32::MAX.
+fn clamp(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
 /// A submission, whatever packet it came in.
 struct NewJob {
     function: FunctionName,
@@ -240,8 +246,8 @@ impl ServerCore {
                 handle,
                 known: true,
                 running: j.worker.is_some(),
-                numerator: u32::try_from(j.numerator).ok(),
-                denominator: u32::try_from(j.denominator).ok(),
+                numerator: Some(clamp(j.numerator)),
+                denominator: Some(clamp(j.denominator)),
             },
             None => JobStatus {
                 handle,
@@ -263,8 +269,8 @@ impl ServerCore {
         UniqueStatus {
             known: job.is_some(),
             running: job.is_some_and(|j| j.worker.is_some()),
-            numerator: Some(job.map_or(0, |j| u32::try_from(j.numerator).unwrap_or(0))),
-            denominator: Some(job.map_or(0, |j| u32::try_from(j.denominator).unwrap_or(0))),
+            numerator: Some(job.map_or(0, |j| clamp(j.numerator))),
+            denominator: Some(job.map_or(0, |j| clamp(j.denominator))),
             waiting_clients: job.map_or(0, |j| u32::try_from(j.waiters.len()).unwrap_or(u32::MAX)),
             unique,
         }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use gearman_proto::admin::AdminCommand;
-use gearman_proto::{Decoder, ErrorPacket, Frame, Magic, MessageError, Request, Response};
+use gearman_proto::{
+    Decoder, ErrorPacket, FieldError, Frame, Magic, MessageError, Request, Response,
+};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -23,6 +25,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) struct Limits {
     pub(crate) max_packet: u32,
     pub(crate) max_output: usize,
+    pub(crate) admin_shutdown: bool,
 }
 
 pub(crate) async fn serve(
@@ -56,7 +59,7 @@ pub(crate) async fn serve(
         loop {
             let msg = match decoder.decode_frame(&mut buf) {
                 Ok(None) => break,
-                Ok(Some(Frame::Text(line))) => admin(id, &line),
+                Ok(Some(Frame::Text(line))) => admin(id, &line, limits.admin_shutdown),
                 Ok(Some(Frame::Packet(p))) => match Request::try_from(p) {
                     Ok(req) => ToCore::Request(id, Box::new(req)),
                     // A response sent with RES magic: answered as gearmand does; the stream
@@ -75,9 +78,15 @@ pub(crate) async fn serve(
                         reply(id, "INVALID_ARGUMENT", "Not a decimal number in range")
                     }
                     // A field past a limit (a 64-byte unique, say): refused, in step.
-                    Err(e) => {
+                    Err(e @ MessageError::Field(FieldError::TooLong { .. })) => {
                         debug!(conn = id.0, error = %e, "refused packet");
                         reply(id, "ARGUMENT_TOO_LARGE", "Argument refused")
+                    }
+                    // An empty name, or a NUL inside one (gearmand would register a
+                    // different function): refused, in step.
+                    Err(e) => {
+                        debug!(conn = id.0, error = %e, "refused packet");
+                        reply(id, "INVALID_ARGUMENT", "Empty or NUL-bearing argument")
                     }
                 },
                 // A malformed packet was consumed whole: answered, and the stream goes on.
@@ -117,8 +126,12 @@ fn reply(id: super::ConnId, code: &'static str, text: &'static str) -> ToCore {
 }
 
 /// An admin line: a command for the core, or the error text gearmand gives.
-fn admin(id: super::ConnId, line: &[u8]) -> ToCore {
+fn admin(id: super::ConnId, line: &[u8], shutdown_allowed: bool) -> ToCore {
     match AdminCommand::parse(line) {
+        Ok(Some(AdminCommand::Shutdown { .. })) if !shutdown_allowed => ToCore::Text(
+            id,
+            Bytes::from_static(b"ERR UNKNOWN_COMMAND Unknown+server+commandshutdown\r\n"),
+        ),
         Ok(Some(cmd)) => ToCore::Admin(id, cmd),
         Ok(None) => {
             let word = line.split(|&b| b == b' ').next().unwrap_or_default();

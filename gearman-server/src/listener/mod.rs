@@ -179,6 +179,7 @@ async fn accept(
     let limits = conn::Limits {
         max_packet: config.max_packet,
         max_output: config.max_output,
+        admin_shutdown: config.admin_shutdown,
     };
     loop {
         tokio::select! {
