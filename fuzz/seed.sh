@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-mkdir -p "$here/corpus/framing" "$here/corpus/message" "$here/corpus/admin"
+mkdir -p "$here/corpus/framing" "$here/corpus/message" "$here/corpus/admin" "$here/corpus/server"
 python3 - "$root" "$here/corpus" <<'PY'
 import pathlib, re, sys
 root, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
@@ -39,6 +39,29 @@ for f in sorted((root / 'testdata/vectors').glob('*.hex')):
     data = parse('\n'.join(lines))
     (out / 'message' / f.stem).write_bytes(data)
     (out / 'framing' / f.stem).write_bytes(bytes([7]) + data)
+def server_ops(conn, data):
+    # the server target's op "connection k receives L bytes", in chunks of at most 255
+    out = b''
+    for i in range(0, len(data), 255):
+        chunk = data[i:i + 255]
+        out += bytes([conn, len(chunk)]) + chunk
+    return out
+vectors = {}
+for f in sorted((root / 'testdata/vectors').glob('*.hex')):
+    lines = [l for l in f.read_text().splitlines()
+             if l and not l.startswith('#') and not re.match(r'^(as|expect|reencode): ', l)]
+    vectors[f.stem] = parse('\n'.join(lines))
+# A worker registers and sleeps on connection 0; each request vector arrives on connection 1;
+# the clock moves; the worker grabs.
+def req(fields, ty):
+    body = b'\0'.join(fields)
+    return b'\0REQ' + ty.to_bytes(4, 'big') + len(body).to_bytes(4, 'big') + body
+for name, data in vectors.items():
+    if not data.startswith(b'\0REQ'):
+        continue
+    worker = req([b'f'], 1) + req([], 4)
+    ops = server_ops(0, worker) + server_ops(1, data) + bytes([4, 20]) + server_ops(0, req([], 30))
+    (out / 'server' / name).write_bytes(ops)
 for i, f in enumerate(sorted((root / 'testdata/admin').glob('*.reply'))):
     (out / 'admin' / f.stem).write_bytes(bytes([i]) + f.read_bytes())
 PY

@@ -1,6 +1,8 @@
-//! The embedded server beside gearmand (`--threads 1`, its fastest setting on this machine)
-//! under the same load in the same run: gearman-client submitting 100-byte foreground jobs in
-//! batches of 100, gearman-worker (4 connections) answering with an empty result.
+//! gearman-server beside gearmand (`--threads 1`, its fastest setting on this machine) under the
+//! same load in the same run: gearman-client submitting 100-byte foreground jobs in batches of
+//! 100, gearman-worker (4 connections) answering with an empty result. Each server runs on a
+//! thread of its own (gearman-server on a current-thread runtime, as gearman-testkit's
+//! `Embedded` starts it), apart from the load's runtime.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,8 +13,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::future::join_all;
 use gearman_client::{Client, Job};
 use gearman_proto::FunctionName;
-use gearman_server::{CoreConfig, Server};
-use gearman_testkit::Gearmand;
+use gearman_server::ServerConfig;
+use gearman_testkit::{Embedded, Gearmand};
 use gearman_worker::{Job as WorkerJob, Worker};
 
 const FUNCTION: &str = "bench:server";
@@ -75,10 +77,8 @@ fn bench_server(c: &mut Criterion) {
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(8));
 
-    let ours = rt
-        .block_on(Server::bind("127.0.0.1:0", CoreConfig::default()))
-        .unwrap();
-    let (worker, client) = rt.block_on(setup(ours.local_addr().to_string()));
+    let ours = Embedded::start(ServerConfig::default(), None).unwrap();
+    let (worker, client) = rt.block_on(setup(ours.addr().to_string()));
     g.bench_function("gearman-server", |b| {
         b.iter_custom(|iters| measure(&rt, &client, iters))
     });

@@ -23,6 +23,7 @@
 #[cfg(feature = "tokio")]
 mod config;
 mod core;
+pub mod inbound;
 #[cfg(feature = "tokio")]
 mod listener;
 
