@@ -33,8 +33,6 @@ struct Conn {
     timeouts: HashMap<FunctionName, u64>,
     client_id: Option<ClientId>,
     exceptions: bool,
-    sleeping: bool,
-    noop_sent: bool,
     held: BTreeSet<JobHandle>,
     waiting_on: BTreeSet<JobHandle>,
     peer: Option<std::net::SocketAddr>,
@@ -72,6 +70,8 @@ pub struct ServerCore {
     functions: HashMap<FunctionName, FnState>,
     /// Epoch jobs not yet due, by time.
     scheduled: BTreeSet<(u64, JobHandle)>,
+    /// Workers asleep (PRE_SLEEP) that have had no NOOP since: the ones a new job wakes.
+    sleepers: BTreeSet<ConnId>,
     /// CAN_DO_TIMEOUT deadlines of running jobs, by time.
     deadlines: BTreeSet<(u64, JobHandle)>,
     /// The clock: unix milliseconds, as last given to [`advance`](Self::advance).
@@ -131,6 +131,11 @@ impl ServerCore {
     #[must_use]
     pub fn poll_output(&mut self) -> Option<(ConnId, Response)> {
         self.out.pop_front()
+    }
+
+    /// Whether responses wait to be taken by [`poll_output`](Self::poll_output).
+    pub fn poll_output_pending(&self) -> bool {
+        !self.out.is_empty()
     }
 
     /// Jobs held (queued, scheduled or running).
@@ -281,6 +286,7 @@ impl ServerCore {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        self.sleepers.remove(&conn);
         for handle in c.held {
             self.requeue(&handle);
         }
@@ -400,39 +406,39 @@ impl ServerCore {
 
     /// One NOOP to each sleeping worker of `function` that has not had one since it slept.
     fn wake(&mut self, function: &FunctionName) {
-        let mut woken = Vec::new();
-        for (id, c) in self.conns.iter_mut() {
-            if c.sleeping && !c.noop_sent && c.functions.contains(function) {
-                c.noop_sent = true;
-                woken.push(*id);
-            }
-        }
-        woken.sort();
+        let woken: Vec<ConnId> = self
+            .sleepers
+            .iter()
+            .filter(|id| {
+                self.conns
+                    .get(id)
+                    .is_some_and(|c| c.functions.contains(function))
+            })
+            .copied()
+            .collect();
         for id in woken {
+            self.sleepers.remove(&id);
             self.send(id, Response::Noop);
         }
     }
 
     fn grab(&mut self, conn: ConnId, kind: GrabKind) {
-        {
-            let c = self.conn(conn);
-            c.sleeping = false;
-            c.noop_sent = false;
-        }
+        self.sleepers.remove(&conn);
         loop {
             // Highest priority across the worker's functions; ties go to the most recently
             // registered function (gearmand 2.0's order; 1.1.20 looks per function).
-            let functions = self.conn(conn).functions.clone();
-            let best = functions
-                .iter()
-                .filter_map(|f| {
-                    self.functions
-                        .get(f)
-                        .and_then(FnState::best)
-                        .map(|lvl| (lvl, f))
-                })
-                .min_by_key(|(lvl, _)| *lvl)
-                .map(|(lvl, f)| (lvl, f.clone()));
+            let best = self.conns.get(&conn).and_then(|c| {
+                c.functions
+                    .iter()
+                    .filter_map(|f| {
+                        self.functions
+                            .get(f)
+                            .and_then(FnState::best)
+                            .map(|lvl| (lvl, f))
+                    })
+                    .min_by_key(|(lvl, _)| *lvl)
+                    .map(|(lvl, f)| (lvl, f.clone()))
+            });
             let Some((level, function)) = best else {
                 self.send(conn, Response::NoJob);
                 return;
@@ -475,16 +481,18 @@ impl ServerCore {
         }
     }
 
+    /// A worker goes to sleep: woken at once if work waits, else by the next job.
     fn pre_sleep(&mut self, conn: ConnId) {
-        let functions = self.conn(conn).functions.clone();
-        let pending = functions
-            .iter()
-            .any(|f| self.functions.get(f).is_some_and(FnState::has_queued));
-        let c = self.conn(conn);
-        c.sleeping = true;
-        c.noop_sent = pending;
+        let pending = self.conns.get(&conn).is_some_and(|c| {
+            c.functions
+                .iter()
+                .any(|f| self.functions.get(f).is_some_and(FnState::has_queued))
+        });
         if pending {
+            self.sleepers.remove(&conn);
             self.send(conn, Response::Noop);
+        } else {
+            self.sleepers.insert(conn);
         }
     }
 

@@ -112,6 +112,9 @@ impl ServerCore {
                 }
             }
         }
+        if let Some(gone) = self.sleepers.iter().find(|id| !self.conns.contains_key(id)) {
+            return Err(format!("sleeper {gone:?} is not connected"));
+        }
         if self.scheduled.len() + self.deadlines.len() > self.jobs.len() * 2 {
             return Err("timer sets larger than the job table".into());
         }

@@ -54,23 +54,27 @@ pub(crate) async fn serve(
             () = super::reached(&mut phase, |p| p == Phase::Stopped) => break 'conn "server stopped",
             () = killed(&mut kill) => break 'conn "dropped by the server",
         }
-        loop {
-            let Some(frame) = decoder.decode_frame(&mut buf).transpose() else {
-                break;
-            };
-            let msg = match classify(frame, limits.admin_shutdown) {
-                Inbound::Request(req) => ToCore::Request(id, req),
-                Inbound::Admin(cmd) => ToCore::Admin(id, cmd),
+        // Everything this read brought goes to the core in one message.
+        let mut inputs = Vec::new();
+        let mut close = None;
+        while let Some(frame) = decoder.decode_frame(&mut buf).transpose() {
+            match classify(frame, limits.admin_shutdown) {
+                Inbound::Close(why) => {
+                    close = Some(why);
+                    break;
+                }
                 Inbound::Reply(res) => {
                     debug!(conn = id.0, reply = ?res, "refused input");
-                    ToCore::Reply(id, res)
+                    inputs.push(Inbound::Reply(res));
                 }
-                Inbound::Text(text) => ToCore::Text(id, text),
-                Inbound::Close(why) => break 'conn why,
-            };
-            if core.send(msg).await.is_err() {
-                break 'conn "server stopped";
+                other => inputs.push(other),
             }
+        }
+        if !inputs.is_empty() && core.send(ToCore::Inputs(id, inputs)).await.is_err() {
+            break 'conn "server stopped";
+        }
+        if let Some(why) = close {
+            break 'conn why;
         }
     };
     debug!(conn = id.0, why, "disconnected");

@@ -1,10 +1,11 @@
 //! The task that owns the core: feeds it requests and the time, routes its responses to the
-//! connections' outputs, and carries out shutdowns.
+//! connections' outputs, and carries out shutdowns. It takes whatever messages are waiting (up
+//! to a bound) before writing, and gives each connection one write per round.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use gearman_proto::admin::AdminCommand;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -12,6 +13,10 @@ use tracing::{debug, info, warn};
 use super::output::Output;
 use super::{Phase, ToCore};
 use crate::core::{ConnId, ServerCore};
+use crate::inbound::Inbound;
+
+/// Messages handled per round before the responses are written.
+const ROUND: usize = 128;
 
 fn unix_ms() -> u64 {
     SystemTime::now()
@@ -27,66 +32,51 @@ async fn until(deadline: Option<u64>) {
     }
 }
 
+/// The driver's state between rounds.
+struct Driver {
+    core: ServerCore,
+    outputs: HashMap<ConnId, Output>,
+    /// What each connection is to be sent at the end of the round, in order.
+    pending: HashMap<ConnId, BytesMut>,
+}
+
 pub(crate) async fn run(
-    mut core: ServerCore,
+    core: ServerCore,
     mut rx: mpsc::Receiver<ToCore>,
     phase: watch::Sender<Phase>,
     mut unbound: oneshot::Receiver<()>,
 ) {
-    let mut outputs: HashMap<ConnId, Output> = HashMap::new();
-    let mut buf = BytesMut::new();
+    let mut d = Driver {
+        core,
+        outputs: HashMap::new(),
+        pending: HashMap::new(),
+    };
     loop {
-        let msg = tokio::select! {
+        let first = tokio::select! {
             msg = rx.recv() => match msg {
                 Some(m) => Some(m),
                 None => break,
             },
-            () = until(core.next_deadline()) => None,
+            () = until(d.core.next_deadline()) => None,
         };
-        core.advance(unix_ms());
+        d.core.advance(unix_ms());
         let mut stop = None;
-        match msg {
-            None => {}
-            Some(ToCore::Open(peer, out, reply)) => {
-                let id = core.connect();
-                core.set_peer(id, peer);
-                outputs.insert(id, out);
-                let _ = reply.send(id);
+        let mut next = first;
+        for _ in 0..ROUND {
+            let Some(msg) = next.take() else { break };
+            if let Some(graceful) = d.handle(msg) {
+                stop = Some(graceful);
+                break;
             }
-            Some(ToCore::Request(id, req)) => core.handle(id, *req),
-            Some(ToCore::Admin(id, cmd)) => {
-                if let AdminCommand::Shutdown { graceful } = cmd {
-                    info!(conn = id.0, graceful, "admin shutdown");
-                    stop = Some(graceful);
-                }
-                let mut text = BytesMut::new();
-                core.admin(&cmd).encode(&mut text);
-                send(&mut core, &mut outputs, id, text.freeze());
-            }
-            Some(ToCore::Reply(id, res)) => {
-                buf.clear();
-                if res.encode(&mut buf).is_ok() {
-                    send(&mut core, &mut outputs, id, buf.split().freeze());
-                }
-            }
-            Some(ToCore::Text(id, text)) => send(&mut core, &mut outputs, id, text),
-            Some(ToCore::Closed(id)) => {
-                core.disconnect(id);
-                outputs.remove(&id);
-            }
-            Some(ToCore::Stats(reply)) => {
-                let _ = reply.send(core.stats());
-            }
-            Some(ToCore::Shutdown { graceful }) => stop = Some(graceful),
+            next = rx.try_recv().ok();
         }
-        while let Some((to, res)) = core.poll_output() {
-            buf.clear();
-            if res.encode(&mut buf).is_err() {
-                warn!(conn = to.0, "response could not be encoded");
-                continue;
+        if let Some(msg) = next {
+            // A round ended on a shutdown with a message taken: it is served all the same.
+            if let Some(graceful) = d.handle(msg) {
+                stop = Some(graceful);
             }
-            send(&mut core, &mut outputs, to, buf.split().freeze());
         }
+        d.flush();
         match stop {
             Some(false) => {
                 // The listener closes first, so no connection is accepted after the others
@@ -96,34 +86,122 @@ pub(crate) async fn run(
                 break;
             }
             Some(true) => {
-                info!(connections = core.connection_count(), "draining");
+                info!(connections = d.core.connection_count(), "draining");
                 phase.send_replace(Phase::Draining);
             }
             None => {}
         }
-        if *phase.borrow() == Phase::Draining && core.connection_count() == 0 {
+        if *phase.borrow() == Phase::Draining && d.core.connection_count() == 0 {
             break;
         }
     }
-    info!(jobs = core.job_count(), "gearman-server stopped");
+    info!(jobs = d.core.job_count(), "gearman-server stopped");
     // Dropping the outputs lets every writer flush what it has and close.
-    drop(outputs);
+    drop(d);
     phase.send_replace(Phase::Stopped);
 }
 
-/// Queues bytes for a connection; one that stopped reading is dropped (its jobs re-queued)
-/// rather than buffered for without bound.
-fn send(
-    core: &mut ServerCore,
-    outputs: &mut HashMap<ConnId, Output>,
-    to: ConnId,
-    bytes: bytes::Bytes,
-) {
-    let Some(out) = outputs.get(&to) else { return };
-    if !out.push(bytes) {
-        debug!(conn = to.0, "output bound reached: disconnecting");
-        out.kill();
-        outputs.remove(&to);
-        core.disconnect(to);
+impl Driver {
+    /// Handles one message; `Some(graceful)` if it asks the server to stop.
+    fn handle(&mut self, msg: ToCore) -> Option<bool> {
+        let mut stop = None;
+        match msg {
+            ToCore::Open(peer, out, reply) => {
+                let id = self.core.connect();
+                self.core.set_peer(id, peer);
+                self.outputs.insert(id, out);
+                let _ = reply.send(id);
+            }
+            ToCore::Inputs(id, inputs) => {
+                for input in inputs {
+                    match input {
+                        Inbound::Request(req) => self.core.handle(id, *req),
+                        Inbound::Admin(cmd) => {
+                            if let AdminCommand::Shutdown { graceful } = cmd {
+                                info!(conn = id.0, graceful, "admin shutdown");
+                                stop = Some(graceful);
+                            }
+                            self.collect();
+                            let reply = self.core.admin(&cmd);
+                            reply.encode(self.pending.entry(id).or_default());
+                        }
+                        Inbound::Reply(res) => {
+                            self.collect();
+                            if res.encode(self.pending.entry(id).or_default()).is_err() {
+                                warn!(conn = id.0, "an error reply could not be encoded");
+                            }
+                        }
+                        Inbound::Text(text) => {
+                            self.collect();
+                            self.pending.entry(id).or_default().extend_from_slice(&text);
+                        }
+                        Inbound::Close(_) => {}
+                    }
+                }
+            }
+            ToCore::Closed(id) => {
+                self.collect();
+                self.core.disconnect(id);
+                self.pending.remove(&id);
+                self.outputs.remove(&id);
+            }
+            ToCore::Stats(reply) => {
+                let _ = reply.send(self.core.stats());
+            }
+            ToCore::Shutdown { graceful } => stop = Some(graceful),
+        }
+        self.collect();
+        stop
+    }
+
+    /// Moves the core's responses into the connections' pending bytes, in order.
+    fn collect(&mut self) {
+        while let Some((to, res)) = self.core.poll_output() {
+            if !self.outputs.contains_key(&to) {
+                continue;
+            }
+            let buf = self.pending.entry(to).or_default();
+            let mark = buf.len();
+            if res.encode(buf).is_err() {
+                buf.truncate(mark);
+                warn!(conn = to.0, "response could not be encoded");
+            }
+        }
+    }
+
+    /// One write per connection: what the round gathered for it. Dropping a connection that
+    /// stopped reading re-queues its jobs and may wake others, so it goes round until nothing
+    /// is left (each round after the first follows a drop, so there are at most as many).
+    fn flush(&mut self) {
+        loop {
+            self.collect();
+            let pending: Vec<(ConnId, BytesMut)> = self
+                .pending
+                .iter_mut()
+                .filter(|(_, b)| !b.is_empty())
+                .map(|(id, b)| (*id, b.split()))
+                .collect();
+            for (to, bytes) in pending {
+                self.send(to, bytes.freeze());
+            }
+            if !self.core.poll_output_pending() {
+                return;
+            }
+        }
+    }
+
+    /// Queues bytes for a connection; one that stopped reading is dropped (its jobs re-queued)
+    /// rather than buffered for without bound.
+    fn send(&mut self, to: ConnId, bytes: Bytes) {
+        let Some(out) = self.outputs.get(&to) else {
+            return;
+        };
+        if !out.push(bytes) {
+            debug!(conn = to.0, "output bound reached: disconnecting");
+            out.kill();
+            self.outputs.remove(&to);
+            self.pending.remove(&to);
+            self.core.disconnect(to);
+        }
     }
 }

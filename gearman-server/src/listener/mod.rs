@@ -8,27 +8,22 @@ mod output;
 
 use std::net::SocketAddr;
 
-use gearman_proto::admin::AdminCommand;
-use gearman_proto::{Request, Response};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};
 
 use crate::core::{ConnId, FunctionStats, ServerCore};
+use crate::inbound::Inbound;
 use crate::ServerConfig;
 use output::Output;
 
 /// Messages to the task that owns the core.
 pub(crate) enum ToCore {
     Open(SocketAddr, Output, oneshot::Sender<ConnId>),
-    Request(ConnId, Box<Request>),
-    Admin(ConnId, AdminCommand),
-    /// A response the connection task made itself (an ERROR for a malformed packet), sent in
-    /// order with the core's own answers.
-    Reply(ConnId, Box<Response>),
-    /// Admin text the connection task made itself.
-    Text(ConnId, bytes::Bytes),
+    /// What one read of a connection brought, in order (never a close: the connection task
+    /// acts on those itself).
+    Inputs(ConnId, Vec<Inbound>),
     Closed(ConnId),
     Stats(oneshot::Sender<Vec<FunctionStats>>),
     Shutdown {
