@@ -32,13 +32,15 @@ fn open(addr: SocketAddr) -> TcpStream {
     s
 }
 
-/// An ECHO round trip on its own connection, in a blocking thread.
+/// An ECHO round trip on its own connection, in a blocking thread; false if the server
+/// closed the connection instead.
 async fn echo_ok(addr: SocketAddr, payload: &'static [u8]) -> bool {
     tokio::task::spawn_blocking(move || {
         let mut s = open(addr);
-        s.write_all(&raw_packet(ECHO_REQ, &[payload])).unwrap();
-        let p = read_packet(&mut s).unwrap();
-        p.ty == ECHO_RES && p.body == payload
+        if s.write_all(&raw_packet(ECHO_REQ, &[payload])).is_err() {
+            return false;
+        }
+        read_packet(&mut s).is_ok_and(|p| p.ty == ECHO_RES && p.body == payload)
     })
     .await
     .unwrap()
