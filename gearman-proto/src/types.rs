@@ -86,6 +86,14 @@ macro_rules! field_type {
                 &self.0
             }
 
+            /// A copy in an allocation of its own. A field decoded from a packet shares the
+            /// read buffer it came in, and keeps all of it alive; a server that stores the
+            /// field for long stores this instead.
+            #[must_use]
+            pub fn detached(&self) -> Self {
+                Self(Bytes::copy_from_slice(&self.0))
+            }
+
             /// Gives back the `Bytes`.
             pub fn into_bytes(self) -> Bytes {
                 self.0

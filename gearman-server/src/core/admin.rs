@@ -115,7 +115,7 @@ impl ServerCore {
             AdminCommand::Verbose => AdminReply::Ok(Bytes::from_static(b"INFO")),
             AdminCommand::CancelJob(handle) => self.cancel(handle),
             AdminCommand::CreateFunction(f) => {
-                self.fn_state(f);
+                self.fn_state(&f.detached());
                 AdminReply::Ok(Bytes::new())
             }
             AdminCommand::DropFunction(f) => self.drop_function(f),

@@ -179,7 +179,7 @@ impl ServerCore {
                     self.cant_do(conn, &f);
                 }
             }
-            Request::SetClientId(id) => self.conn(conn).client_id = Some(id),
+            Request::SetClientId(id) => self.conn(conn).client_id = Some(id.detached()),
             Request::Option(o) if o.as_bytes().eq_ignore_ascii_case(b"exceptions") => {
                 self.conn(conn).exceptions = true;
                 self.send(conn, Response::Option(o));
@@ -303,6 +303,7 @@ impl ServerCore {
 
     /// Registers `f` once (a fix: gearmand lists a function registered twice twice).
     fn can_do(&mut self, conn: ConnId, f: FunctionName, timeout: Option<u64>) {
+        let f = f.detached();
         self.functions.entry(f.clone()).or_default();
         let c = self.conn(conn);
         c.functions.retain(|x| *x != f);
@@ -339,8 +340,11 @@ impl ServerCore {
                 return;
             }
         }
-        let state = self.functions.entry(new.function.clone()).or_default();
-        if state.full(new.priority) {
+        if self
+            .functions
+            .get(&new.function)
+            .is_some_and(|s| s.full(new.priority))
+        {
             self.send(conn, error("QUEUE_ERROR", "Job queue is full"));
             return;
         }
@@ -357,12 +361,16 @@ impl ServerCore {
             );
             return;
         };
+        // What the job keeps is copied out of the read buffer it came in: a queued job holds
+        // its own bytes, not a whole buffer of the connection's.
+        let (function, unique) = (new.function.detached(), new.unique.detached());
+        let key = key.map(|_| (function.clone(), unique.clone()));
         let run_at = new.run_at.filter(|&t| t > self.now);
         let job = Job {
-            function: new.function.clone(),
-            unique: new.unique,
-            reducer: new.reducer,
-            data: new.data,
+            function: function.clone(),
+            unique,
+            reducer: new.reducer.as_ref().map(FunctionName::detached),
+            data: Bytes::copy_from_slice(&new.data),
             priority: new.priority,
             waiters: if new.foreground {
                 vec![conn]
@@ -387,10 +395,10 @@ impl ServerCore {
         self.send(conn, Response::JobCreated(handle.clone()));
         match run_at {
             Some(t) => {
-                self.fn_state(&new.function).scheduled += 1;
+                self.fn_state(&function).scheduled += 1;
                 self.scheduled.insert((t, handle));
             }
-            None => self.enqueue(&new.function, new.priority, handle),
+            None => self.enqueue(&function, new.priority, handle),
         }
     }
 

@@ -6,6 +6,8 @@ use gearman_proto::{
     UniqueId, WorkUpdate,
 };
 
+use gearman_proto::admin::{AdminCommand, AdminReply};
+
 use super::*;
 
 fn f(s: &str) -> FunctionName {
@@ -334,3 +336,45 @@ fn grab_all_carries_the_reducer() {
 
 mod limits;
 mod timers;
+
+#[test]
+fn a_stored_job_keeps_its_own_bytes_not_the_read_buffer_they_came_in() {
+    // As the listener hands them over: fields that are slices of one big read buffer.
+    let buffer = Bytes::from(vec![b'x'; 16 * 1024]);
+    let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+    let within = |b: &[u8]| range.contains(&(b.as_ptr() as usize));
+    let mut s = ServerCore::default();
+    let (c, w) = (s.connect(), s.connect());
+    s.handle(
+        c,
+        Request::Submit(Submit {
+            function: FunctionName::new(buffer.slice(0..3)).unwrap(),
+            unique: UniqueId::new(buffer.slice(3..6)).unwrap(),
+            data: buffer.slice(6..16),
+            priority: Priority::Normal,
+            background: true,
+        }),
+    );
+    s.handle(
+        w,
+        Request::CanDo(FunctionName::new(buffer.slice(100..103)).unwrap()),
+    );
+    let a = assigned(&mut s, w);
+    assert_eq!(
+        (a.function.as_bytes(), &a.data[..]),
+        (&b"xxx"[..], &b"xxxxxxxxxx"[..])
+    );
+    assert!(!within(&a.data), "the data was copied out");
+    assert!(
+        !within(a.function.as_bytes()),
+        "the function name was copied out"
+    );
+    assert!(
+        !within(a.unique.as_ref().unwrap().as_bytes()),
+        "the unique was copied out"
+    );
+    let AdminReply::Workers(rows) = s.admin(&AdminCommand::Workers) else {
+        panic!("workers")
+    };
+    assert!(rows.iter().flat_map(|r| &r.functions).all(|f| !within(f)));
+}
