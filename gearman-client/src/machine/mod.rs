@@ -307,7 +307,8 @@ impl ClientMachine {
                     .creating
                     .pop_front()
                     .ok_or(ProtocolError::Unexpected(ty))?;
-                self.created(now, c, handle);
+                // Kept while the job runs: its own bytes, not the read buffer's.
+                self.created(now, c, handle.detached());
             }
             Response::Work(update) => self.work(update),
             Response::Status(status) => {
