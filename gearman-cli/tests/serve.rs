@@ -1,0 +1,112 @@
+//! `gearmanctl serve`: a job server of its own that this family's tools use, that stops on an
+//! admin `shutdown` (or refuses it with `--no-admin-shutdown`) and on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{gearmanctl_work, Kill};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Starts `gearmanctl serve` on a free port and reads the address it prints.
+fn serve(extra: &[&str]) -> (Kill, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+        .env("RUST_LOG", "warn")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    (Kill(child), addr)
+}
+
+fn admin_line(addr: SocketAddr, line: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    while !out.ends_with(b"\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "reply cut off");
+        out.push(byte[0]);
+    }
+    String::from_utf8(out).unwrap().trim_end().to_string()
+}
+
+/// Waits (bounded) for the process to exit; its status.
+fn exits(child: &mut Kill) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < WAIT, "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ctl(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn serves_jobs_and_stops_on_an_admin_shutdown() {
+    let (mut server, addr) = serve(&[]);
+    let s = addr.to_string();
+    let _worker = gearmanctl_work(addr, "upper", &["--", "tr", "a-z", "A-Z"]);
+    let start = Instant::now();
+    let out = loop {
+        let out = ctl(&["submit", "--server", &s, "--function", "upper", "hello"]);
+        if out.status.success() || start.elapsed() > WAIT {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50)); // the worker may not have registered yet
+    };
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "HELLO");
+    let table = ctl(&["admin", "--server", &s, "status"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("upper"));
+
+    assert_eq!(admin_line(addr, "shutdown"), "OK");
+    let status = exits(&mut server);
+    assert!(status.success(), "{status}");
+    assert!(TcpStream::connect(addr).is_err(), "no longer listening");
+}
+
+#[test]
+fn no_admin_shutdown_refuses_it_and_sigterm_stops_it() {
+    let (mut server, addr) = serve(&["--no-admin-shutdown", "--job-retries", "2"]);
+    assert_eq!(
+        admin_line(addr, "shutdown"),
+        "ERR UNKNOWN_COMMAND Unknown+server+commandshutdown"
+    );
+    assert!(admin_line(addr, "version").starts_with("OK gearman-rs "));
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = exits(&mut server);
+    assert!(status.success(), "{status}");
+}
