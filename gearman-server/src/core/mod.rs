@@ -67,6 +67,8 @@ pub struct ServerCore {
     conns: HashMap<ConnId, Conn>,
     jobs: HashMap<JobHandle, Job>,
     by_unique: HashMap<(FunctionName, UniqueId), JobHandle>,
+    /// The same jobs by unique alone, for GET_STATUS_UNIQUE (which names no function).
+    by_unique_only: HashMap<UniqueId, Vec<JobHandle>>,
     functions: HashMap<FunctionName, FnState>,
     /// Epoch jobs not yet due, by time.
     scheduled: BTreeSet<(u64, JobHandle)>,
@@ -267,10 +269,10 @@ impl ServerCore {
     /// Looked up by unique alone, across functions, as gearmand does (§3.11).
     fn status_unique(&self, unique: UniqueId) -> UniqueStatus {
         let job = self
-            .by_unique
-            .iter()
-            .find(|((_, u), _)| *u == unique)
-            .and_then(|(_, h)| self.jobs.get(h));
+            .by_unique_only
+            .get(&unique)
+            .and_then(|hs| hs.first())
+            .and_then(|h| self.jobs.get(h));
         UniqueStatus {
             known: job.is_some(),
             running: job.is_some_and(|j| j.worker.is_some()),
@@ -389,6 +391,10 @@ impl ServerCore {
             self.conn(conn).waiting_on.insert(handle.clone());
         }
         if let Some(k) = key {
+            self.by_unique_only
+                .entry(k.1.clone())
+                .or_default()
+                .push(handle.clone());
             self.by_unique.insert(k, handle.clone());
         }
         self.jobs.insert(handle.clone(), job);
@@ -564,6 +570,12 @@ impl ServerCore {
         let key = (job.function.clone(), job.unique.clone());
         if self.by_unique.get(&key) == Some(handle) {
             self.by_unique.remove(&key);
+            if let Some(hs) = self.by_unique_only.get_mut(&key.1) {
+                hs.retain(|h| h != handle);
+                if hs.is_empty() {
+                    self.by_unique_only.remove(&key.1);
+                }
+            }
         }
         if let Some(t) = job.deadline {
             self.deadlines.remove(&(t, handle.clone()));

@@ -112,6 +112,16 @@ impl ServerCore {
                 }
             }
         }
+        let indexed: usize = self.by_unique_only.values().map(Vec::len).sum();
+        if indexed != self.by_unique.len()
+            || self
+                .by_unique_only
+                .values()
+                .flatten()
+                .any(|h| !self.jobs.contains_key(h))
+        {
+            return Err("the index by unique alone disagrees".into());
+        }
         if let Some(gone) = self.sleepers.iter().find(|id| !self.conns.contains_key(id)) {
             return Err(format!("sleeper {gone:?} is not connected"));
         }

@@ -378,3 +378,45 @@ fn a_stored_job_keeps_its_own_bytes_not_the_read_buffer_they_came_in() {
     };
     assert!(rows.iter().flat_map(|r| &r.functions).all(|f| !within(f)));
 }
+
+#[test]
+fn status_by_unique_alone_finds_a_job_of_any_function_until_the_last_ends() {
+    let mut s = ServerCore::default();
+    let (c, w) = (s.connect(), s.connect());
+    // A background job of one function; a foreground job of another, submitted twice.
+    s.handle(c, submit("one", "shared", "x", Priority::Normal, true));
+    s.handle(c, submit("two", "shared", "y", Priority::Normal, false));
+    s.handle(c, submit("two", "shared", "y", Priority::Normal, false));
+    let _ = out(&mut s);
+    let known = |s: &mut ServerCore| {
+        s.handle(c, Request::GetStatusUnique(u("shared")));
+        match out(s).pop() {
+            Some((_, Response::StatusUnique(st))) => (st.known, st.waiting_clients),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(known(&mut s).0);
+    for function in ["one", "two"] {
+        s.handle(w, Request::CantDo(f("one")));
+        s.handle(w, Request::CantDo(f("two")));
+        s.handle(w, Request::CanDo(f(function)));
+        let a = assigned(&mut s, w);
+        s.handle(
+            w,
+            Request::Work(WorkUpdate::Complete {
+                handle: a.handle,
+                data: Bytes::new(),
+            }),
+        );
+        let _ = out(&mut s);
+        s.check_consistency().unwrap();
+        if function == "one" {
+            assert_eq!(
+                known(&mut s),
+                (true, 2),
+                "the other function's job, two waiting"
+            );
+        }
+    }
+    assert_eq!(known(&mut s), (false, 0));
+}
