@@ -47,18 +47,16 @@ impl ServerCore {
                     .collect(),
             ),
             AdminCommand::PriorityStatus => {
+                let workers = self.worker_counts();
                 let mut rows: Vec<PriorityStatusRow> = self
-                    .known_functions()
-                    .into_iter()
-                    .map(|f| {
-                        let q = self.functions.get(&f).cloned().unwrap_or_default();
-                        PriorityStatusRow {
-                            high: count(q.queued_at(Priority::High)),
-                            normal: count(q.queued_at(Priority::Normal)),
-                            low: count(q.queued_at(Priority::Low)),
-                            workers: count(self.workers_of(&f)),
-                            function: f.into_bytes(),
-                        }
+                    .functions
+                    .iter()
+                    .map(|(f, q)| PriorityStatusRow {
+                        high: count(q.queued_at(Priority::High)),
+                        normal: count(q.queued_at(Priority::Normal)),
+                        low: count(q.queued_at(Priority::Low)),
+                        workers: count(workers.get(f).copied().unwrap_or(0)),
+                        function: f.as_shared().clone(),
                     })
                     .collect();
                 rows.sort_by(|a, b| a.function.cmp(&b.function));
@@ -78,7 +76,11 @@ impl ServerCore {
                                     .map_or_else(|| "-".to_string(), |p| p.ip().to_string()),
                             ),
                             client_id: c.client_id.as_ref().map(|i| i.as_shared().clone()),
-                            functions: c.functions.iter().map(|f| f.as_shared().clone()).collect(),
+                            functions: self
+                                .functions_of(*id)
+                                .iter()
+                                .map(|f| f.as_shared().clone())
+                                .collect(),
                         }
                     })
                     .collect();
@@ -185,6 +187,7 @@ impl ServerCore {
             .get_mut(f)
             .map(FnState::drain)
             .unwrap_or_default();
+        self.ready.remove(f);
         for h in queued.iter().chain(&scheduled) {
             self.fail(h);
         }

@@ -9,8 +9,9 @@ mod stats;
 #[cfg(test)]
 mod tests;
 mod timers;
+mod workers;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use gearman_proto::{
@@ -27,8 +28,8 @@ pub struct ConnId(pub u64);
 
 #[derive(Clone, Debug, Default)]
 struct Conn {
-    /// Registered functions, most recent first.
-    functions: Vec<FunctionName>,
+    /// Registered functions, each with when it was registered (higher: more recent).
+    functions: HashMap<FunctionName, u64>,
     /// CAN_DO_TIMEOUT of registered functions, in milliseconds.
     timeouts: HashMap<FunctionName, u64>,
     client_id: Option<ClientId>,
@@ -74,6 +75,11 @@ pub struct ServerCore {
     scheduled: BTreeSet<(u64, JobHandle)>,
     /// Workers asleep (PRE_SLEEP) that have had no NOOP since: the ones a new job wakes.
     sleepers: BTreeSet<ConnId>,
+    /// The same, by function.
+    sleeping: HashMap<FunctionName, BTreeSet<ConnId>>,
+    /// Functions with a job waiting in a queue.
+    ready: HashSet<FunctionName>,
+    next_registration: u64,
     /// CAN_DO_TIMEOUT deadlines of running jobs, by time.
     deadlines: BTreeSet<(u64, JobHandle)>,
     /// The clock: unix milliseconds, as last given to [`advance`](Self::advance).
@@ -176,8 +182,7 @@ impl ServerCore {
             }
             Request::CantDo(f) => self.cant_do(conn, &f),
             Request::ResetAbilities => {
-                let fs = self.conn(conn).functions.clone();
-                for f in fs {
+                for f in self.functions_of(conn) {
                     self.cant_do(conn, &f);
                 }
             }
@@ -285,10 +290,10 @@ impl ServerCore {
 
     /// A connection closed: its jobs go back to the queue, its waits end.
     pub fn disconnect(&mut self, conn: ConnId) {
+        self.unsleep(conn);
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
-        self.sleepers.remove(&conn);
         for handle in c.held {
             self.requeue(&handle);
         }
@@ -303,25 +308,10 @@ impl ServerCore {
         self.conns.entry(id).or_default()
     }
 
-    /// Registers `f` once (a fix: gearmand lists a function registered twice twice).
-    fn can_do(&mut self, conn: ConnId, f: FunctionName, timeout: Option<u64>) {
-        let f = f.detached();
-        self.functions.entry(f.clone()).or_default();
-        let c = self.conn(conn);
-        c.functions.retain(|x| *x != f);
-        match timeout {
-            Some(t) => c.timeouts.insert(f.clone(), t),
-            None => c.timeouts.remove(&f),
-        };
-        c.functions.insert(0, f);
-    }
-
     /// gearmand re-queues a job whose worker drops its function (protocol.md §3.6).
     fn cant_do(&mut self, conn: ConnId, f: &FunctionName) {
-        let c = self.conn(conn);
-        c.functions.retain(|x| x != f);
-        c.timeouts.remove(f);
-        let held: Vec<JobHandle> = c.held.iter().cloned().collect();
+        self.unregister(conn, f);
+        let held: Vec<JobHandle> = self.conn(conn).held.iter().cloned().collect();
         for h in held {
             if self.jobs.get(&h).is_some_and(|j| &j.function == f) {
                 self.requeue(&h);
@@ -415,49 +405,25 @@ impl ServerCore {
     /// Puts a job at the tail of its priority and wakes the function's sleepers.
     fn enqueue(&mut self, function: &FunctionName, priority: Priority, handle: JobHandle) {
         self.fn_state(function).push(priority, handle);
+        if !self.ready.contains(function) {
+            self.ready.insert(function.clone());
+        }
         self.wake(function);
     }
 
-    /// One NOOP to each sleeping worker of `function` that has not had one since it slept.
-    fn wake(&mut self, function: &FunctionName) {
-        let woken: Vec<ConnId> = self
-            .sleepers
-            .iter()
-            .filter(|id| {
-                self.conns
-                    .get(id)
-                    .is_some_and(|c| c.functions.contains(function))
-            })
-            .copied()
-            .collect();
-        for id in woken {
-            self.sleepers.remove(&id);
-            self.send(id, Response::Noop);
-        }
-    }
-
     fn grab(&mut self, conn: ConnId, kind: GrabKind) {
-        self.sleepers.remove(&conn);
+        self.unsleep(conn);
         loop {
-            // Highest priority across the worker's functions; ties go to the most recently
-            // registered function (gearmand 2.0's order; 1.1.20 looks per function).
-            let best = self.conns.get(&conn).and_then(|c| {
-                c.functions
-                    .iter()
-                    .filter_map(|f| {
-                        self.functions
-                            .get(f)
-                            .and_then(FnState::best)
-                            .map(|lvl| (lvl, f))
-                    })
-                    .min_by_key(|(lvl, _)| *lvl)
-                    .map(|(lvl, f)| (lvl, f.clone()))
-            });
-            let Some((level, function)) = best else {
+            let Some((level, function)) = self.best_for(conn) else {
                 self.send(conn, Response::NoJob);
                 return;
             };
-            let Some(handle) = self.functions.get_mut(&function).and_then(|q| q.pop(level)) else {
+            let state = self.fn_state(&function);
+            let popped = state.pop(level);
+            if !state.has_queued() {
+                self.ready.remove(&function);
+            }
+            let Some(handle) = popped else {
                 continue;
             };
             let Some(job) = self.jobs.get_mut(&handle) else {
@@ -497,16 +463,11 @@ impl ServerCore {
 
     /// A worker goes to sleep: woken at once if work waits, else by the next job.
     fn pre_sleep(&mut self, conn: ConnId) {
-        let pending = self.conns.get(&conn).is_some_and(|c| {
-            c.functions
-                .iter()
-                .any(|f| self.functions.get(f).is_some_and(FnState::has_queued))
-        });
-        if pending {
-            self.sleepers.remove(&conn);
+        if self.best_for(conn).is_some() {
+            self.unsleep(conn);
             self.send(conn, Response::Noop);
         } else {
-            self.sleepers.insert(conn);
+            self.sleep(conn);
         }
     }
 

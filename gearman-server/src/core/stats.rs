@@ -1,5 +1,7 @@
 //! What the server holds, per function, and a consistency check of its indexes.
 
+use std::collections::HashMap;
+
 use gearman_proto::FunctionName;
 
 use super::ServerCore;
@@ -20,35 +22,34 @@ pub struct FunctionStats {
 impl ServerCore {
     /// Every function the server knows (registered, submitted to or created), sorted by name.
     pub fn stats(&self) -> Vec<FunctionStats> {
+        let workers = self.worker_counts();
         let mut rows: Vec<FunctionStats> = self
-            .known_functions()
-            .into_iter()
-            .map(|f| {
-                let state = self.functions.get(&f);
-                FunctionStats {
-                    queued: state.map_or(0, |s| s.queued()),
-                    running: state.map_or(0, |s| s.running),
-                    workers: self.workers_of(&f),
-                    function: f,
-                }
+            .functions
+            .iter()
+            .map(|(f, state)| FunctionStats {
+                queued: state.queued(),
+                running: state.running,
+                workers: workers.get(f).copied().unwrap_or(0),
+                function: f.clone(),
             })
             .collect();
         rows.sort_by(|a, b| a.function.as_bytes().cmp(b.function.as_bytes()));
         rows
     }
 
-    pub(crate) fn known_functions(&self) -> Vec<FunctionName> {
-        let mut fs: std::collections::BTreeSet<_> = self.functions.keys().cloned().collect();
-        for c in self.conns.values() {
-            fs.extend(c.functions.iter().cloned());
+    /// Registrations per function, in one pass over the connections.
+    pub(crate) fn worker_counts(&self) -> HashMap<&FunctionName, usize> {
+        let mut counts = HashMap::new();
+        for f in self.conns.values().flat_map(|c| c.functions.keys()) {
+            *counts.entry(f).or_insert(0) += 1;
         }
-        fs.into_iter().collect()
+        counts
     }
 
     pub(crate) fn workers_of(&self, f: &FunctionName) -> usize {
         self.conns
             .values()
-            .filter(|c| c.functions.contains(f))
+            .filter(|c| c.functions.contains_key(f))
             .count()
     }
 
@@ -111,6 +112,40 @@ impl ServerCore {
                     return Err(format!("{id:?} holds {h:?} the job does not name it"));
                 }
             }
+        }
+        for (id, c) in &self.conns {
+            let asleep = self.sleepers.contains(id);
+            for f in c.functions.keys() {
+                if !self.functions.contains_key(f) {
+                    return Err(format!("{id:?}: {f:?} registered but unknown"));
+                }
+                let indexed = self.sleeping.get(f).is_some_and(|s| s.contains(id));
+                if indexed != asleep {
+                    return Err(format!("{id:?}: sleep index off for {f:?}"));
+                }
+            }
+        }
+        let sleeping: usize = self
+            .sleeping
+            .values()
+            .map(std::collections::BTreeSet::len)
+            .sum();
+        let expected: usize = self
+            .sleepers
+            .iter()
+            .filter_map(|id| self.conns.get(id))
+            .map(|c| c.functions.len())
+            .sum();
+        if sleeping != expected {
+            return Err("stray entries in the sleep index".into());
+        }
+        for (f, state) in &self.functions {
+            if state.has_queued() != self.ready.contains(f) {
+                return Err(format!("{f:?}: ready set off"));
+            }
+        }
+        if self.ready.iter().any(|f| !self.functions.contains_key(f)) {
+            return Err("a ready function is unknown".into());
         }
         let indexed: usize = self.by_unique_only.values().map(Vec::len).sum();
         if indexed != self.by_unique.len()
