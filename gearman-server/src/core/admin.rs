@@ -47,7 +47,6 @@ impl ServerCore {
                     .collect(),
             ),
             AdminCommand::PriorityStatus => {
-                let workers = self.worker_counts();
                 let mut rows: Vec<PriorityStatusRow> = self
                     .functions
                     .iter()
@@ -55,7 +54,7 @@ impl ServerCore {
                         high: count(q.queued_at(Priority::High)),
                         normal: count(q.queued_at(Priority::Normal)),
                         low: count(q.queued_at(Priority::Low)),
-                        workers: count(workers.get(f).copied().unwrap_or(0)),
+                        workers: count(self.workers_of(f)),
                         function: f.as_shared().clone(),
                     })
                     .collect();

@@ -75,8 +75,8 @@ pub struct ServerCore {
     scheduled: BTreeSet<(u64, JobHandle)>,
     /// Workers asleep (PRE_SLEEP) that have had no NOOP since: the ones a new job wakes.
     sleepers: BTreeSet<ConnId>,
-    /// The same, by function.
-    sleeping: HashMap<FunctionName, BTreeSet<ConnId>>,
+    /// The connections that registered each function.
+    registrants: HashMap<FunctionName, BTreeSet<ConnId>>,
     /// Functions with a job waiting in a queue.
     ready: HashSet<FunctionName>,
     next_registration: u64,
@@ -291,6 +291,7 @@ impl ServerCore {
     /// A connection closed: its jobs go back to the queue, its waits end.
     pub fn disconnect(&mut self, conn: ConnId) {
         self.unsleep(conn);
+        self.unregister_all(conn);
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };

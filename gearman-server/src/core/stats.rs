@@ -1,6 +1,6 @@
 //! What the server holds, per function, and a consistency check of its indexes.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 
 use gearman_proto::FunctionName;
 
@@ -22,35 +22,18 @@ pub struct FunctionStats {
 impl ServerCore {
     /// Every function the server knows (registered, submitted to or created), sorted by name.
     pub fn stats(&self) -> Vec<FunctionStats> {
-        let workers = self.worker_counts();
         let mut rows: Vec<FunctionStats> = self
             .functions
             .iter()
             .map(|(f, state)| FunctionStats {
                 queued: state.queued(),
                 running: state.running,
-                workers: workers.get(f).copied().unwrap_or(0),
+                workers: self.workers_of(f),
                 function: f.clone(),
             })
             .collect();
         rows.sort_by(|a, b| a.function.as_bytes().cmp(b.function.as_bytes()));
         rows
-    }
-
-    /// Registrations per function, in one pass over the connections.
-    pub(crate) fn worker_counts(&self) -> HashMap<&FunctionName, usize> {
-        let mut counts = HashMap::new();
-        for f in self.conns.values().flat_map(|c| c.functions.keys()) {
-            *counts.entry(f).or_insert(0) += 1;
-        }
-        counts
-    }
-
-    pub(crate) fn workers_of(&self, f: &FunctionName) -> usize {
-        self.conns
-            .values()
-            .filter(|c| c.functions.contains_key(f))
-            .count()
     }
 
     /// Checks that every index agrees with the job table; returns what disagrees. For tests
@@ -114,30 +97,19 @@ impl ServerCore {
             }
         }
         for (id, c) in &self.conns {
-            let asleep = self.sleepers.contains(id);
             for f in c.functions.keys() {
                 if !self.functions.contains_key(f) {
                     return Err(format!("{id:?}: {f:?} registered but unknown"));
                 }
-                let indexed = self.sleeping.get(f).is_some_and(|s| s.contains(id));
-                if indexed != asleep {
-                    return Err(format!("{id:?}: sleep index off for {f:?}"));
+                if !self.registrants.get(f).is_some_and(|s| s.contains(id)) {
+                    return Err(format!("{id:?}: {f:?} missing from the registrants"));
                 }
             }
         }
-        let sleeping: usize = self
-            .sleeping
-            .values()
-            .map(std::collections::BTreeSet::len)
-            .sum();
-        let expected: usize = self
-            .sleepers
-            .iter()
-            .filter_map(|id| self.conns.get(id))
-            .map(|c| c.functions.len())
-            .sum();
-        if sleeping != expected {
-            return Err("stray entries in the sleep index".into());
+        let registrations: usize = self.conns.values().map(|c| c.functions.len()).sum();
+        let indexed: usize = self.registrants.values().map(BTreeSet::len).sum();
+        if registrations != indexed {
+            return Err("stray entries in the registrants".into());
         }
         for (f, state) in &self.functions {
             if state.has_queued() != self.ready.contains(f) {

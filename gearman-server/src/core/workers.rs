@@ -1,7 +1,9 @@
 //! Registrations and sleepers, indexed for workers with thousands of functions (a CI node
-//! registers `build:PROJECT` and `build:PROJECT:LABEL` for every project it can build): a new
-//! job wakes its function's sleepers without looking at anyone else, and a GRAB looks only at
-//! functions that have work, or only at the worker's functions, whichever is fewer.
+//! registers `build:PROJECT` and `build:PROJECT:LABEL` for every project it can build): the
+//! workers of each function are kept as they register, so a new job looks only at its
+//! function's workers (as gearmand does); going to sleep and waking cost nothing per function;
+//! a GRAB looks only at functions that have work, or only at the worker's functions, whichever
+//! is fewer.
 
 use std::cmp::Reverse;
 
@@ -18,7 +20,6 @@ impl ServerCore {
         self.functions.entry(f.clone()).or_default();
         self.next_registration += 1;
         let seq = self.next_registration;
-        let asleep = self.sleepers.contains(&conn);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -27,68 +28,67 @@ impl ServerCore {
             None => c.timeouts.remove(&f),
         };
         c.functions.insert(f.clone(), seq);
-        if asleep {
-            self.sleeping.entry(f).or_default().insert(conn);
-        }
+        self.registrants.entry(f).or_default().insert(conn);
     }
 
-    /// Drops `f` from `conn`'s registrations and sleeps (not its held jobs: the caller
-    /// re-queues those).
+    /// Drops `f` from `conn`'s registrations (not its held jobs: the caller re-queues those).
     pub(super) fn unregister(&mut self, conn: ConnId, f: &FunctionName) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.functions.remove(f);
             c.timeouts.remove(f);
         }
-        self.unsleep_from(conn, f);
-    }
-
-    fn unsleep_from(&mut self, conn: ConnId, f: &FunctionName) {
-        if let Some(set) = self.sleeping.get_mut(f) {
+        if let Some(set) = self.registrants.get_mut(f) {
             set.remove(&conn);
             if set.is_empty() {
-                self.sleeping.remove(f);
+                self.registrants.remove(f);
             }
+        }
+    }
+
+    /// Drops every registration of a connection that is going away.
+    pub(super) fn unregister_all(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let functions: Vec<FunctionName> = c.functions.keys().cloned().collect();
+        for f in &functions {
+            self.unregister(conn, f);
         }
     }
 
     /// The worker sleeps until a job of one of its functions arrives.
     pub(super) fn sleep(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        if !self.sleepers.insert(conn) {
-            return;
-        }
-        for f in c.functions.keys() {
-            self.sleeping.entry(f.clone()).or_default().insert(conn);
+        if self.conns.contains_key(&conn) {
+            self.sleepers.insert(conn);
         }
     }
 
     /// The worker is awake (it grabbed, was woken, or left).
     pub(super) fn unsleep(&mut self, conn: ConnId) {
-        if !self.sleepers.remove(&conn) {
-            return;
-        }
-        let functions: Vec<FunctionName> = self
-            .conns
-            .get(&conn)
-            .map(|c| c.functions.keys().cloned().collect())
-            .unwrap_or_default();
-        for f in &functions {
-            self.unsleep_from(conn, f);
-        }
+        self.sleepers.remove(&conn);
     }
 
     /// One NOOP to each sleeping worker of `function` that has not had one since it slept.
     pub(super) fn wake(&mut self, function: &FunctionName) {
-        let Some(set) = self.sleeping.get(function) else {
+        let Some(workers) = self.registrants.get(function) else {
             return;
         };
-        let woken: Vec<ConnId> = set.iter().copied().collect();
+        let woken: Vec<ConnId> = workers
+            .iter()
+            .filter(|id| self.sleepers.contains(id))
+            .copied()
+            .collect();
         for id in woken {
-            self.unsleep(id);
+            self.sleepers.remove(&id);
             self.send(id, Response::Noop);
         }
+    }
+
+    /// Connections that registered `f`.
+    pub(crate) fn workers_of(&self, f: &FunctionName) -> usize {
+        self.registrants
+            .get(f)
+            .map_or(0, std::collections::BTreeSet::len)
     }
 
     /// The function `conn` should take a job of next, and the priority level: the highest

@@ -106,6 +106,11 @@ pub struct WorkerMachine {
     client_id: Option<ClientId>,
     desired: FunctionSet,
     registered: FunctionSet,
+    /// `registered == desired`: nothing for a replan to do. Kept so that the per-job paths
+    /// cost nothing for a worker with thousands of functions.
+    settled: bool,
+    /// Some desired function is registered (there is something to GRAB for).
+    offers: bool,
     connected: bool,
     draining: bool,
     grab: GrabState,
@@ -127,6 +132,8 @@ impl WorkerMachine {
             client_id: None,
             desired: FunctionSet::new(),
             registered: FunctionSet::new(),
+            settled: true,
+            offers: false,
             connected: false,
             draining: false,
             grab: GrabState::Idle,
@@ -182,6 +189,7 @@ impl WorkerMachine {
         let plan = registration::fresh(&self.desired);
         self.outbox.extend(plan.requests);
         self.registered = plan.registered;
+        self.registration_changed();
         self.maybe_grab();
     }
 
@@ -191,6 +199,7 @@ impl WorkerMachine {
         self.grab = GrabState::Idle;
         self.outbox.clear();
         self.registered = FunctionSet::new();
+        self.registration_changed();
         self.echo_deadline = None;
         for handle in self.jobs.drain() {
             self.events.push_back(Event::JobAbandoned {
@@ -318,6 +327,7 @@ impl WorkerMachine {
     /// is running is dropped only when the job ends.
     pub fn set_functions(&mut self, functions: FunctionSet) {
         self.desired = functions;
+        self.registration_changed();
         // A connection asleep is not woken for jobs of functions registered after its
         // PRE_SLEEP: grab again.
         if self.replan() {
@@ -436,14 +446,22 @@ impl WorkerMachine {
 
     /// Whether some wanted function is registered (and so worth grabbing for).
     fn offers_any(&self) -> bool {
-        self.desired
-            .iter()
-            .any(|(f, _)| self.registered.contains(f))
+        self.offers
     }
 
-    /// Sends the registration delta; true if it registered something new.
+    /// Recomputes `settled` and `offers` after `registered` or `desired` changed.
+    fn registration_changed(&mut self) {
+        self.settled = self.registered == self.desired;
+        self.offers = self
+            .desired
+            .iter()
+            .any(|(f, _)| self.registered.contains(f));
+    }
+
+    /// Sends the registration delta; true if it registered something new. Nothing to do (the
+    /// case after almost every job) costs nothing.
     fn replan(&mut self) -> bool {
-        if !self.connected {
+        if !self.connected || self.settled {
             return false;
         }
         let plan = registration::plan(&self.registered, &self.desired, &self.jobs.functions());
@@ -453,6 +471,7 @@ impl WorkerMachine {
             .any(|r| matches!(r, Request::CanDo(_) | Request::CanDoTimeout { .. }));
         self.outbox.extend(plan.requests);
         self.registered = plan.registered;
+        self.registration_changed();
         added
     }
 
