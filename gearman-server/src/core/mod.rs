@@ -11,7 +11,7 @@ mod tests;
 mod timers;
 mod workers;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
 use gearman_proto::{
@@ -78,7 +78,7 @@ pub struct ServerCore {
     /// The connections that registered each function.
     registrants: HashMap<FunctionName, BTreeSet<ConnId>>,
     /// Functions with a job waiting in a queue.
-    ready: HashSet<FunctionName>,
+    ready: BTreeSet<FunctionName>,
     next_registration: u64,
     /// CAN_DO_TIMEOUT deadlines of running jobs, by time.
     deadlines: BTreeSet<(u64, JobHandle)>,
