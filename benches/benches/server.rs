@@ -2,7 +2,8 @@
 //! same load in the same run: gearman-client submitting 100-byte foreground jobs in batches of
 //! 100, gearman-worker (4 connections) answering with an empty result. Each server runs on a
 //! thread of its own (gearman-server on a current-thread runtime, as gearman-testkit's
-//! `Embedded` starts it), apart from the load's runtime.
+//! `Embedded` starts it), apart from the load's runtime. gearmand is measured before and after
+//! gearman-server, so that drift of this shared machine shows.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -77,25 +78,34 @@ fn bench_server(c: &mut Criterion) {
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(8));
 
+    // gearmand is measured before and after gearman-server: on this shared machine the load
+    // drifts, and the bracket shows by how much.
     let ours = Embedded::start(ServerConfig::default(), None).unwrap();
-    let (worker, client) = rt.block_on(setup(ours.addr().to_string()));
-    g.bench_function("gearman-server", |b| {
-        b.iter_custom(|iters| measure(&rt, &client, iters))
-    });
-    rt.block_on(worker.shutdown(Duration::from_secs(5)))
-        .unwrap();
-
+    let (ours_worker, ours_client) = rt.block_on(setup(ours.addr().to_string()));
     match Gearmand::builder().threads(1).start() {
         Ok(gearmand) => {
             let (worker, client) = rt.block_on(setup(gearmand.addr().to_string()));
-            g.bench_function("gearmand --threads 1", |b| {
+            g.bench_function("gearmand --threads 1 (before)", |b| {
+                b.iter_custom(|iters| measure(&rt, &client, iters))
+            });
+            g.bench_function("gearman-server", |b| {
+                b.iter_custom(|iters| measure(&rt, &ours_client, iters))
+            });
+            g.bench_function("gearmand --threads 1 (after)", |b| {
                 b.iter_custom(|iters| measure(&rt, &client, iters))
             });
             rt.block_on(worker.shutdown(Duration::from_secs(5)))
                 .unwrap();
         }
-        Err(e) => eprintln!("*** gearmand not available ({e}): measured gearman-server alone ***"),
+        Err(e) => {
+            eprintln!("*** gearmand not available ({e}): measured gearman-server alone ***");
+            g.bench_function("gearman-server", |b| {
+                b.iter_custom(|iters| measure(&rt, &ours_client, iters))
+            });
+        }
     }
+    rt.block_on(ours_worker.shutdown(Duration::from_secs(5)))
+        .unwrap();
     g.finish();
 }
 

@@ -76,38 +76,37 @@ fn bench(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(10));
     let mut next = 0;
 
+    // gearmand is measured before and after gearman-server, so that drift shows.
     let ours = Embedded::start(ServerConfig::default(), None).unwrap();
-    let (workers, client) = rt.block_on(setup(ours.addr().to_string()));
-    g.bench_function("gearman-server", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                load(&client, iters * PER_ITER, &mut next).await;
-                start.elapsed()
+    let (ours_workers, ours_client) = rt.block_on(setup(ours.addr().to_string()));
+    let mut run = |g: &mut criterion::BenchmarkGroup<'_, _>, name: &str, client: &Client| {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    load(client, iters * PER_ITER, &mut next).await;
+                    start.elapsed()
+                })
             })
-        })
-    });
-    for w in workers {
-        rt.block_on(w.shutdown(Duration::from_secs(5))).unwrap();
-    }
-
+        });
+    };
     match Gearmand::builder().threads(1).start() {
         Ok(gearmand) => {
             let (workers, client) = rt.block_on(setup(gearmand.addr().to_string()));
-            g.bench_function("gearmand --threads 1", |b| {
-                b.iter_custom(|iters| {
-                    rt.block_on(async {
-                        let start = Instant::now();
-                        load(&client, iters * PER_ITER, &mut next).await;
-                        start.elapsed()
-                    })
-                })
-            });
+            run(&mut g, "gearmand --threads 1 (before)", &client);
+            run(&mut g, "gearman-server", &ours_client);
+            run(&mut g, "gearmand --threads 1 (after)", &client);
             for w in workers {
                 rt.block_on(w.shutdown(Duration::from_secs(5))).unwrap();
             }
         }
-        Err(e) => eprintln!("*** gearmand not available ({e}): measured gearman-server alone ***"),
+        Err(e) => {
+            eprintln!("*** gearmand not available ({e}): measured gearman-server alone ***");
+            run(&mut g, "gearman-server", &ours_client);
+        }
+    }
+    for w in ours_workers {
+        rt.block_on(w.shutdown(Duration::from_secs(5))).unwrap();
     }
     g.finish();
 }
