@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::future::join_all;
-use gearman_client::{Client, Job};
+use gearman_benches::{runtime, worker_and_client};
+use gearman_client::Job;
 use gearman_proto::FunctionName;
 use gearman_testkit::Gearmand;
-use gearman_worker::{Job as WorkerJob, Worker};
 
 const FUNCTION: &str = "bench:client";
 const WINDOW: usize = 100;
@@ -56,32 +56,9 @@ fn bench_client(c: &mut Criterion) {
     };
     #[cfg(not(libgearman_peer))]
     eprintln!("*** libgearman-dev missing: the client benchmark runs without its peer ***");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let addr = server.addr();
-    let (worker, client) = rt.block_on(async {
-        let worker = Worker::builder()
-            .server(addr.to_string())
-            .concurrency(4)
-            .connections_per_server(4)
-            .function(
-                FunctionName::try_from(FUNCTION).unwrap(),
-                |job: WorkerJob| async move {
-                    std::hint::black_box(job.data());
-                    Ok(Bytes::new())
-                },
-            )
-            .spawn()
-            .unwrap();
-        let client = Client::builder().server(addr.to_string()).spawn().unwrap();
-        while client.connected() == 0 || worker.connected() < 4 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        (worker, client)
-    });
+    let (worker, client) = rt.block_on(worker_and_client(&addr.to_string(), FUNCTION));
 
     let cases: [(&str, &str, u64); 3] = [
         ("sequential", "seq", 200),

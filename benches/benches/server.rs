@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::future::join_all;
+use gearman_benches::{runtime, worker_and_client};
 use gearman_client::{Client, Job};
 use gearman_proto::FunctionName;
 use gearman_server::ServerConfig;
 use gearman_testkit::{Embedded, Gearmand};
-use gearman_worker::{Job as WorkerJob, Worker};
 
 const FUNCTION: &str = "bench:server";
 const BATCH: usize = 100;
@@ -27,27 +27,6 @@ fn job() -> Job {
         FunctionName::try_from(FUNCTION).unwrap(),
         Bytes::from(vec![b'x'; 100]),
     )
-}
-
-async fn setup(addr: String) -> (Worker, Client) {
-    let worker = Worker::builder()
-        .server(addr.clone())
-        .concurrency(4)
-        .connections_per_server(4)
-        .function(
-            FunctionName::try_from(FUNCTION).unwrap(),
-            |job: WorkerJob| async move {
-                std::hint::black_box(job.data());
-                Ok(Bytes::new())
-            },
-        )
-        .spawn()
-        .unwrap();
-    let client = Client::builder().server(addr).spawn().unwrap();
-    while client.connected() == 0 || worker.connected() < 4 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    (worker, client)
 }
 
 async fn load(client: &Client, n: u64) {
@@ -68,11 +47,7 @@ fn measure(rt: &tokio::runtime::Runtime, client: &Client, iters: u64) -> Duratio
 }
 
 fn bench_server(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut g = c.benchmark_group("server/foreground_batches_of_100");
     g.throughput(Throughput::Elements(PER_ITER));
     g.sample_size(20);
@@ -81,10 +56,12 @@ fn bench_server(c: &mut Criterion) {
     // gearmand is measured before and after gearman-server: on this shared machine the load
     // drifts, and the bracket shows by how much.
     let ours = Embedded::start(ServerConfig::default(), None).unwrap();
-    let (ours_worker, ours_client) = rt.block_on(setup(ours.addr().to_string()));
+    let (ours_worker, ours_client) =
+        rt.block_on(worker_and_client(&ours.addr().to_string(), FUNCTION));
     match Gearmand::builder().threads(1).start() {
         Ok(gearmand) => {
-            let (worker, client) = rt.block_on(setup(gearmand.addr().to_string()));
+            let (worker, client) =
+                rt.block_on(worker_and_client(&gearmand.addr().to_string(), FUNCTION));
             g.bench_function("gearmand --threads 1 (before)", |b| {
                 b.iter_custom(|iters| measure(&rt, &client, iters))
             });

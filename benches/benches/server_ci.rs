@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::future::join_all;
-use gearman_client::{Client, Job};
+use gearman_client::{AdminClient, Client, Job};
 use gearman_proto::FunctionName;
 use gearman_server::ServerConfig;
 use gearman_testkit::{Embedded, Gearmand};
@@ -42,13 +42,25 @@ async fn setup(addr: String) -> (Vec<Worker>, Client) {
         workers.push(b.spawn().unwrap());
     }
     let client = Client::builder().server(addr.clone()).spawn().unwrap();
+    // Ready when the server lists every project function with all 8 workers registered.
+    let admin = AdminClient::new(addr.clone(), Duration::from_secs(5));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while client.connected() == 0 || workers.iter().any(|w| w.connected() == 0) {
-        assert!(Instant::now() < deadline, "could not connect");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    loop {
+        let rows = admin.status().await.unwrap_or_default();
+        let shared = rows
+            .iter()
+            .filter(|r| r.function.iter().filter(|&&b| b == b':').count() == 1)
+            .filter(|r| r.workers as usize == WORKERS)
+            .count();
+        if client.connected() > 0 && shared == PROJECTS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the workers did not register in time"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Registration is sent after connecting: give the servers a moment to take 16,000 CAN_DOs.
-    tokio::time::sleep(Duration::from_secs(2)).await;
     (workers, client)
 }
 
@@ -65,11 +77,7 @@ async fn load(client: &Client, n: u64, next: &mut usize) {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = gearman_benches::runtime();
     let mut g = c.benchmark_group("server/ci_shaped_2000_functions_per_worker");
     g.throughput(Throughput::Elements(PER_ITER));
     g.sample_size(10);

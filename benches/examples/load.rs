@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use gearman_client::{Client, Job};
+use gearman_benches::{runtime, worker_and_client};
+use gearman_client::Job;
 use gearman_proto::FunctionName;
-use gearman_worker::{Job as WorkerJob, Worker};
 
 const BATCH: usize = 100;
 
@@ -21,29 +21,10 @@ fn main() {
     let jobs: usize = args
         .next()
         .map_or(100_000, |n| n.parse().expect("a job count"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let function = FunctionName::try_from("bench:load").unwrap();
-        let worker = Worker::builder()
-            .server(addr.clone())
-            .concurrency(4)
-            .connections_per_server(4)
-            .function(function.clone(), |job: WorkerJob| async move {
-                std::hint::black_box(job.data());
-                Ok(Bytes::new())
-            })
-            .spawn()
-            .unwrap();
-        let client = Client::builder().server(addr).spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while client.connected() == 0 || worker.connected() < 4 {
-            assert!(Instant::now() < deadline, "could not connect");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let (worker, client) = worker_and_client(&addr, "bench:load").await;
         let data = Bytes::from(vec![b'x'; 100]);
         let start = Instant::now();
         for _ in 0..jobs / BATCH {

@@ -30,6 +30,7 @@
 
 mod book;
 mod expr;
+mod generation;
 mod host;
 mod label;
 pub mod naming;
@@ -40,6 +41,7 @@ pub mod testing;
 
 pub use book::BuildBook;
 pub use expr::{Expr, ExprError};
+pub use generation::Generation;
 pub use host::{AbortOutcome, BuildRequest, CiHost, HostNode, RunningBuild};
 pub use label::{Label, ManagerName, NameError, ProjectName, MAX_NAME_LEN};
 pub use payload::{

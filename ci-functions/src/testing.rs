@@ -3,7 +3,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
+
+use crate::Generation;
 
 use crate::book::BuildBook;
 use crate::host::{AbortOutcome, BuildRequest, CiHost, HostNode, RunningBuild};
@@ -30,9 +32,7 @@ struct State {
 pub struct FakeHost {
     manager: ManagerName,
     state: Arc<Mutex<State>>,
-    generation: Arc<watch::Sender<u64>>,
-    /// One receiver for all callers, so a change between two calls is not missed.
-    seen: Arc<tokio::sync::Mutex<watch::Receiver<u64>>>,
+    generation: Generation,
 }
 
 impl std::fmt::Debug for FakeHost {
@@ -46,16 +46,14 @@ impl std::fmt::Debug for FakeHost {
 impl FakeHost {
     /// A host named `manager` with these projects and nodes.
     pub fn new(manager: ManagerName, projects: Vec<ProjectInfo>, nodes: Vec<HostNode>) -> Self {
-        let (generation, seen) = watch::channel(0);
         Self {
-            seen: Arc::new(tokio::sync::Mutex::new(seen)),
             manager,
             state: Arc::new(Mutex::new(State {
                 projects,
                 nodes,
                 ..State::default()
             })),
-            generation: Arc::new(generation),
+            generation: Generation::new(),
         }
     }
 
@@ -66,13 +64,13 @@ impl FakeHost {
     /// Replaces the projects and tells the runner.
     pub fn set_projects(&self, projects: Vec<ProjectInfo>) {
         self.state().projects = projects;
-        self.generation.send_modify(|g| *g += 1);
+        self.generation.bump();
     }
 
     /// Replaces the nodes and tells the runner.
     pub fn set_nodes(&self, nodes: Vec<HostNode>) {
         self.state().nodes = nodes;
-        self.generation.send_modify(|g| *g += 1);
+        self.generation.bump();
     }
 
     /// Ends a running build with `result`; false if it is not running.
@@ -180,11 +178,6 @@ impl CiHost for FakeHost {
     }
 
     async fn changed(&self) -> u64 {
-        let mut rx = self.seen.lock().await;
-        if rx.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        let g = *rx.borrow_and_update();
-        g
+        self.generation.changed().await
     }
 }

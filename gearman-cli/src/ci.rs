@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ci_functions::{
-    AbortOutcome, BuildBook, BuildRequest, BuildResult, CiHost, Expr, HostNode, Label, ManagerName,
-    NodeInfo, NodeMode, ProjectInfo, ProjectName, Runner, RunningBuild,
+    AbortOutcome, BuildBook, BuildRequest, BuildResult, CiHost, Expr, Generation, HostNode, Label,
+    ManagerName, NodeInfo, NodeMode, ProjectInfo, ProjectName, Runner, RunningBuild,
 };
 use clap::Args;
 use gearman_client::{AdminClient, Client};
 use serde::Deserialize;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 /// Options of `gearmanctl ci`.
 #[derive(Debug, Args)]
@@ -155,9 +155,7 @@ struct ShellHost {
     config: Mutex<Loaded>,
     offline: Mutex<BTreeSet<Label>>,
     builds: Arc<Mutex<Builds>>,
-    generation: watch::Sender<u64>,
-    /// One receiver for all callers, so a change between two calls is not missed.
-    seen: Arc<tokio::sync::Mutex<watch::Receiver<u64>>>,
+    generation: Generation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +173,7 @@ impl ShellHost {
 
     fn reload(&self, loaded: Loaded) {
         *self.config() = loaded;
-        self.generation.send_modify(|g| *g += 1);
+        self.generation.bump();
     }
 }
 
@@ -314,12 +312,7 @@ impl CiHost for ShellHost {
     }
 
     async fn changed(&self) -> u64 {
-        let mut rx = self.seen.lock().await;
-        if rx.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        let g = *rx.borrow_and_update();
-        g
+        self.generation.changed().await
     }
 }
 
@@ -374,13 +367,11 @@ pub(crate) async fn run(args: CiArgs) -> Result<ExitCode, String> {
         return Ok(check(&loaded).await);
     }
     let servers = loaded.servers.clone();
-    let (generation, seen) = watch::channel(0);
     let host = Arc::new(ShellHost {
-        seen: Arc::new(tokio::sync::Mutex::new(seen)),
         config: Mutex::new(loaded),
         offline: Mutex::new(BTreeSet::new()),
         builds: Arc::new(Mutex::new(Builds::default())),
-        generation,
+        generation: Generation::new(),
     });
     let runner = Runner::start(host.clone(), servers)
         .await

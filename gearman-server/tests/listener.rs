@@ -169,7 +169,8 @@ async fn stats_count_queued_and_running_jobs_per_function() {
         .await
         .unwrap();
     let addr = server.local_addr();
-    tokio::task::spawn_blocking(move || {
+    // The worker connection stays open until the end of the test.
+    let _worker = tokio::task::spawn_blocking(move || {
         let mut c = open(addr);
         for i in 0..3 {
             let data = format!("{i}");
@@ -182,7 +183,7 @@ async fn stats_count_queued_and_running_jobs_per_function() {
         w.write_all(&raw_packet(CAN_DO, &[b"st:b"])).unwrap();
         w.write_all(&raw_packet(GRAB_JOB, &[])).unwrap();
         read_packet(&mut w).unwrap();
-        std::mem::forget(w); // held open for the rest of the test
+        w
     })
     .await
     .unwrap();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use gearman_io::{sleep_until, ConnectOptions, ReconnectOptions};
 use gearman_proto::{ClientId, Decoder, JobHandle, UniqueId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -232,16 +232,9 @@ impl Driver {
             if let Some(closed) = self.route_events() {
                 break closed;
             }
-            while let Some(req) = self.machine.poll_transmit() {
-                if let Err(e) = req.encode(&mut wbuf) {
-                    warn!(error = %e, "dropping a request that cannot be encoded");
-                }
-            }
-            if !wbuf.is_empty() {
-                if let Err(e) = wr.write_all(&wbuf).await {
-                    break Closed::Io(e);
-                }
-                wbuf.clear();
+            let requests = std::iter::from_fn(|| self.machine.poll_transmit());
+            if let Err(e) = gearman_io::write_requests(&mut wr, &mut wbuf, requests).await {
+                break Closed::Io(e);
             }
             let timer = self.machine.poll_timeout().map(Instant::from_std);
             tokio::select! {

@@ -61,20 +61,14 @@ pub(crate) async fn run(
         };
         d.core.advance(unix_ms());
         let mut stop = None;
-        let mut next = first;
-        for _ in 0..ROUND {
-            let Some(msg) = next.take() else { break };
-            if let Some(graceful) = d.handle(msg) {
-                stop = Some(graceful);
+        let (mut next, mut handled) = (first, 0);
+        while let Some(msg) = next.take() {
+            stop = d.handle(msg);
+            handled += 1;
+            if stop.is_some() || handled == ROUND {
                 break;
             }
             next = rx.try_recv().ok();
-        }
-        if let Some(msg) = next {
-            // A round ended on a shutdown with a message taken: it is served all the same.
-            if let Some(graceful) = d.handle(msg) {
-                stop = Some(graceful);
-            }
         }
         d.flush();
         match stop {

@@ -12,7 +12,7 @@ use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use gearman_proto::{ClientId, Decoder, JobHandle, WorkUpdate};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -180,16 +180,9 @@ impl Driver {
                     self.machine.grant_grab();
                 }
             }
-            while let Some(req) = self.machine.poll_transmit() {
-                if let Err(e) = req.encode(&mut wbuf) {
-                    warn!(error = %e, "dropping a request that cannot be encoded");
-                }
-            }
-            if !wbuf.is_empty() {
-                if let Err(e) = wr.write_all(&wbuf).await {
-                    break Closed::Io(e);
-                }
-                wbuf.clear();
+            let requests = std::iter::from_fn(|| self.machine.poll_transmit());
+            if let Err(e) = gearman_io::write_requests(&mut wr, &mut wbuf, requests).await {
+                break Closed::Io(e);
             }
             if self.drained {
                 break Closed::Finished;
