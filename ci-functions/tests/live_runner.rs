@@ -17,7 +17,7 @@ use ci_functions::{
 };
 use gearman_client::{AdminClient, Client, Error, Job, JobEvent, JobOutcome};
 use gearman_proto::{FunctionName, UniqueId, WorkUpdate};
-use gearman_testkit::{ServerKind, TestServer};
+use gearman_testkit::{until, ServerKind, TestServer};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -68,21 +68,6 @@ async fn registrations(addr: SocketAddr) -> Vec<(String, BTreeSet<String>)> {
     out
 }
 
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -112,14 +97,14 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
         ("n1_exec-1".to_string(), n1.clone()),
         ("n2_exec-0".to_string(), set(&["build:pep8"])),
     ];
-    until("the registrations", || async {
+    until("the registrations", WAIT, || async {
         registrations(addr).await == want
     })
     .await;
 
     // A build as Zuul v2 submits it: build:JOB, unique = ZUUL_UUID.
     let client = Client::builder().server(addr.to_string()).spawn().unwrap();
-    until("the client", || async { client.connected() == 1 }).await;
+    until("the client", WAIT, || async { client.connected() == 1 }).await;
     let uuid = "0b6c1c5e9f3a4a438d2b6a1f1e0c7d11";
     let job = Job::new(
         f("build:py27"),
@@ -174,7 +159,7 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
         .submit(Job::new(f("build:py27:trusty"), "{}"))
         .await
         .unwrap();
-    until("the second build", || async {
+    until("the second build", WAIT, || async {
         host.running() == vec![("py27".to_string(), 2)]
     })
     .await;
@@ -236,7 +221,7 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
         ))
         .await
         .unwrap();
-    until("the single-use build", || async {
+    until("the single-use build", WAIT, || async {
         host.running().len() == 1
     })
     .await;
@@ -248,7 +233,7 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
         }
     }
     assert!(!host.is_online("n1"));
-    until("n1 deregistered", || async {
+    until("n1 deregistered", WAIT, || async {
         registrations(addr)
             .await
             .iter()
@@ -259,7 +244,7 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
 
     // Projects change: n2 drops pep8 by delta, without a restart.
     host.set_projects(vec![project("py27", Some("trusty"))]);
-    until("n2 re-registered", || async {
+    until("n2 re-registered", WAIT, || async {
         registrations(addr)
             .await
             .iter()
@@ -285,8 +270,8 @@ async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_bui
         .await
         .unwrap();
     let client = Client::builder().server(addr.to_string()).spawn().unwrap();
-    until("the client", || async { client.connected() == 1 }).await;
-    until("n1 registered", || async {
+    until("the client", WAIT, || async { client.connected() == 1 }).await;
+    until("n1 registered", WAIT, || async {
         registrations(addr).await.len() == 3
     })
     .await;
@@ -300,7 +285,10 @@ async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_bui
                 .unwrap(),
         );
     }
-    until("two builds running", || async { host.running().len() == 2 }).await;
+    until("two builds running", WAIT, || async {
+        host.running().len() == 2
+    })
+    .await;
     let admin = AdminClient::new(addr.to_string(), WAIT);
     for _ in 0..10 {
         assert_eq!(
@@ -320,7 +308,7 @@ async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_bui
     // py27 is removed while two of its builds run: its label function goes at once, its
     // running builds' function only when they end, and they end normally.
     host.set_projects(vec![project("pep8", None)]);
-    until("build:py27:trusty dropped", || async {
+    until("build:py27:trusty dropped", WAIT, || async {
         registrations(addr)
             .await
             .iter()
@@ -341,7 +329,7 @@ async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_bui
         }
     }
     assert_eq!(results, ["SUCCESS", "SUCCESS"]);
-    until("build:py27 dropped after its builds", || async {
+    until("build:py27 dropped after its builds", WAIT, || async {
         registrations(addr)
             .await
             .iter()
@@ -378,18 +366,18 @@ async fn a_new_executor_count_takes_effect_without_restart(kind: ServerKind) {
             .map(|(id, _)| id)
             .collect::<Vec<_>>()
     };
-    until("one executor", || async {
+    until("one executor", WAIT, || async {
         executors(addr).await == ["n1_exec-0"]
     })
     .await;
     host.set_nodes(vec![node("n1", &[], 3)]);
-    until("three executors", || async {
+    until("three executors", WAIT, || async {
         executors(addr).await == ["n1_exec-0", "n1_exec-1", "n1_exec-2"]
     })
     .await;
     // Shrinking retires the newest executors; a running build on one of them finishes first.
     let client = Client::builder().server(addr.to_string()).spawn().unwrap();
-    until("the client", || async { client.connected() == 1 }).await;
+    until("the client", WAIT, || async { client.connected() == 1 }).await;
     let mut streams = Vec::new();
     for _ in 0..3 {
         streams.push(
@@ -399,7 +387,7 @@ async fn a_new_executor_count_takes_effect_without_restart(kind: ServerKind) {
                 .unwrap(),
         );
     }
-    until("three builds", || async { host.running().len() == 3 }).await;
+    until("three builds", WAIT, || async { host.running().len() == 3 }).await;
     host.set_nodes(vec![node("n1", &[], 1)]);
     for (p, n) in host.running() {
         assert!(host.finish(&p, n, BuildResult::Success));
@@ -411,7 +399,7 @@ async fn a_new_executor_count_takes_effect_without_restart(kind: ServerKind) {
         }
         assert!(done, "every running build completed");
     }
-    until("one executor again", || async {
+    until("one executor again", WAIT, || async {
         executors(addr).await == ["n1_exec-0"]
     })
     .await;

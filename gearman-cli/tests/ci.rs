@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::Kill;
 use gearman_client::{AdminClient, Client, Job, JobEvent, JobOutcome};
 use gearman_proto::{FunctionName, UniqueId};
-use gearman_testkit::{ServerKind, TestServer};
+use gearman_testkit::{until, ServerKind, TestServer};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -112,21 +112,6 @@ async fn registrations(addr: SocketAddr) -> Vec<(String, BTreeSet<String>)> {
     out
 }
 
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -177,13 +162,13 @@ async fn two_ci_hosts_share_one_server(kind: ServerKind) {
             set(&["set_description:ci02", "stop:ci02"]),
         ),
     ];
-    until("both hosts registered", || async {
+    until("both hosts registered", WAIT, || async {
         registrations(addr).await == want
     })
     .await;
 
     let client = Client::builder().server(addr.to_string()).spawn().unwrap();
-    until("the client", || async { client.connected() == 1 }).await;
+    until("the client", WAIT, || async { client.connected() == 1 }).await;
     let on_a =
         job("build:ok:trusty", r#"{"ZUUL_UUID":"abc"}"#).unique(UniqueId::try_from("abc").unwrap());
     let r = final_report(&client, on_a).await;
@@ -232,7 +217,7 @@ async fn two_ci_hosts_share_one_server(kind: ServerKind) {
         .unwrap();
     assert!(hup.success());
     let after = set(&["build:fail", "build:slow"]);
-    until("ok deregistered on a1", || async {
+    until("ok deregistered on a1", WAIT, || async {
         registrations(addr)
             .await
             .iter()

@@ -10,25 +10,13 @@ use bytes::Bytes;
 use gearman_client::{Client, Error, Job};
 use gearman_proto::FunctionName;
 use gearman_server::{CoreConfig, Server};
-use gearman_testkit::required;
+use gearman_testkit::{required, until};
 use gearman_worker::{Job as WorkerJob, JobError, Worker};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn f(s: &str) -> FunctionName {
     FunctionName::try_from(s).unwrap()
-}
-
-async fn until<F, Fut>(mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +40,10 @@ async fn our_client_and_worker_through_the_embedded_server() {
         .spawn()
         .unwrap();
     let client = Client::builder().server(addr.clone()).spawn().unwrap();
-    until(|| async { client.connected() == 1 && worker.connected() == 4 }).await;
+    until("the connections", WAIT, || async {
+        client.connected() == 1 && worker.connected() == 4
+    })
+    .await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..500 {
         let c = client.clone();
@@ -118,7 +109,7 @@ async fn debian_gearman_tools_work_against_the_embedded_server() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    until(|| async {
+    until("the Debian worker's registration", WAIT, || async {
         status()
             .lines()
             .any(|l| l.starts_with("srv:upper\t") && l.ends_with("\t1"))

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gearman_client::{Client, Job};
 use gearman_proto::FunctionName;
-use gearman_testkit::{required, ServerKind, TestServer};
+use gearman_testkit::{required, until, ServerKind, TestServer};
 use gearman_worker::{Job as WorkerJob, Worker};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -72,11 +72,10 @@ async fn python_gear_client_and_worker(kind: ServerKind) {
 
     // This family's client, gear's worker.
     let client = Client::builder().server(addr.to_string()).spawn().unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while client.connected() == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "client connected");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the client's connection", WAIT, || async {
+        client.connected() > 0
+    })
+    .await;
     for i in 0..20 {
         let input = format!("from rust {i}");
         let out = tokio::time::timeout(WAIT, client.call(Job::new(f("py:rev"), input.clone())))

@@ -12,10 +12,12 @@
 mod gearmand;
 mod raw;
 mod server;
+mod wait;
 
 pub use gearmand::{find_gearmand, gearmand_or_skip, required, Gearmand, GearmandBuilder};
 pub use raw::{raw_packet, read_packet, RawPacket};
 pub use server::{Embedded, ServerKind, TestServer};
+pub use wait::{eventually, until};
 
 /// Why a gearmand could not be provided.
 #[derive(Debug, thiserror::Error)]

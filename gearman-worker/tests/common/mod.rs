@@ -146,19 +146,4 @@ pub async fn status_of(addr: SocketAddr, function: &str) -> Option<(u32, u32, u3
 }
 
 /// Polls `check` every 20 ms until it holds, for at most `wait`.
-pub async fn eventually<F, Fut>(wait: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use gearman_testkit::eventually;
