@@ -9,11 +9,13 @@
 //! its own, with the same `addr`/`kill`/`restart`. [`on_both_servers!`] turns a scenario
 //! `async fn(ServerKind)` into one test per server.
 
+mod examples;
 mod gearmand;
 mod raw;
 mod server;
 mod wait;
 
+pub use examples::{run_example, ExampleRun};
 pub use gearmand::{find_gearmand, gearmand_or_skip, required, Gearmand, GearmandBuilder};
 pub use raw::{raw_packet, read_packet, RawPacket};
 pub use server::{Embedded, ServerKind, TestServer};

@@ -1,0 +1,91 @@
+//! Runs a crate's `examples/` programs as a user would, against a live server, so that CI runs
+//! them rather than only compiling them.
+//!
+//! `cargo test -p CRATE` builds the crate's examples into `target/<profile>/examples/` before it
+//! runs the crate's integration tests; [`run_example`] finds the binary there and runs it with the
+//! server's address in `GEARMAN_SERVER` (the convention every example follows: read
+//! `GEARMAN_SERVER`, default `127.0.0.1:4730`), a deadline, and its output captured.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What an example printed and how it ended.
+#[derive(Debug)]
+pub struct ExampleRun {
+    /// Its exit status (`None`: killed at the deadline).
+    pub status: Option<std::process::ExitStatus>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl ExampleRun {
+    /// Whether it exited 0.
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+}
+
+/// The directory cargo puts example binaries in for the test being run.
+fn examples_dir() -> PathBuf {
+    // A test binary lives in target/<profile>/deps/; examples in target/<profile>/examples/.
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let deps = exe.parent().expect("the test binary is in a directory");
+    deps.parent().expect("deps/ has a parent").join("examples")
+}
+
+/// Runs example `name` of the crate under test with `GEARMAN_SERVER=server` and `args`, killing
+/// it after `deadline`.
+///
+/// # Panics
+/// When the example binary is not there (it is built by `cargo test` of its crate) or cannot be
+/// started.
+pub fn run_example(name: &str, server: &str, args: &[&str], deadline: Duration) -> ExampleRun {
+    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "example {name} not built at {} (cargo test builds a crate's examples)",
+        path.display()
+    );
+    let mut child = Command::new(&path)
+        .args(args)
+        .env("GEARMAN_SERVER", server)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("example {name}: cannot start {}: {e}", path.display()));
+    let stdout = child.stdout.take().map(read_all);
+    let stderr = child.stderr.take().map(read_all);
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let join = |h: Option<std::thread::JoinHandle<String>>| {
+        h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+    };
+    ExampleRun {
+        status,
+        stdout: join(stdout),
+        stderr: join(stderr),
+    }
+}
+
+fn read_all(mut from: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = from.read_to_string(&mut s);
+        s
+    })
+}
