@@ -12,11 +12,19 @@ mod runtime;
 
 pub use error::ProtocolError;
 pub use event::{Event, Failure, JobOutcome, RequestId};
+#[cfg(feature = "tokio")]
+pub use gearman_io::{ConnState, ConnectError, ServerState, Unreachable};
 pub use machine::{ClientConfig, ClientMachine, JobKind, NewJob};
 #[cfg(feature = "tokio")]
 pub use runtime::{
-    AdminClient, AdminClientError, Client, ClientBuilder, Error, Job, JobEvent, JobStream,
-    STREAM_BUFFER,
+    AdminClient, AdminClientError, Client, ClientBuilder, ClientError, Error, Job, JobEvent,
+    JobStream, Payload, STREAM_BUFFER,
+};
+
+pub use bytes::Bytes;
+pub use gearman_proto::{
+    ClientId, FieldError, FunctionName, JobHandle, JobStatus, Priority, UniqueId, UniqueStatus,
+    WorkUpdate,
 };
 
 pub use gearman_proto as proto;

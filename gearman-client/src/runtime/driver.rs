@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use gearman_io::{sleep_until, ConnectOptions, ReconnectOptions};
+use gearman_io::{sleep_until, ConnectError, ConnectOptions, ReconnectOptions, ServerStates};
 use gearman_proto::{ClientId, Decoder, JobHandle, UniqueId};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 use crate::event::{Event, RequestId};
 use crate::machine::{ClientConfig, ClientMachine, NewJob};
@@ -43,16 +43,41 @@ pub(crate) enum Command {
         data: Bytes,
         reply: mpsc::Sender<Event>,
     },
+    /// Many jobs at once, their events (creation and ending, no progress) tagged with their
+    /// place in the batch on one channel.
+    Batch {
+        jobs: Vec<(usize, NewJob)>,
+        events: mpsc::UnboundedSender<(usize, Event)>,
+    },
+}
+
+/// Where a request's events go.
+enum Target {
+    /// A stream of its own.
+    Stream(mpsc::Sender<Event>),
+    /// A batch's shared channel, under this index; progress is not reported.
+    Batch(mpsc::UnboundedSender<(usize, Event)>, usize),
 }
 
 /// Where a request's events go, and whether its creation is its end (background jobs).
 struct Sink {
-    events: mpsc::Sender<Event>,
+    target: Target,
     ends_at_creation: bool,
+}
+
+impl Sink {
+    fn stream(events: mpsc::Sender<Event>) -> Self {
+        Self {
+            target: Target::Stream(events),
+            ends_at_creation: false,
+        }
+    }
 }
 
 pub(crate) struct Driver {
     addr: String,
+    slot: usize,
+    states: Arc<ServerStates>,
     machine: ClientMachine,
     config: DriverConfig,
     commands: mpsc::Receiver<Command>,
@@ -81,8 +106,11 @@ enum Closed {
 }
 
 impl Driver {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         addr: String,
+        slot: usize,
+        states: Arc<ServerStates>,
         machine: ClientConfig,
         client_id: Option<ClientId>,
         config: DriverConfig,
@@ -93,6 +121,8 @@ impl Driver {
         machine.set_client_id(client_id);
         Self {
             addr,
+            slot,
+            states,
             machine,
             config,
             commands,
@@ -109,10 +139,14 @@ impl Driver {
                     backoff.reset();
                     match self.serve(stream).await {
                         Closed::Finished => return,
-                        other => warn!(server = %self.addr, reason = %other, "connection lost"),
+                        other => self
+                            .states
+                            .set_down(self.slot, ConnectError::lost(&self.addr, other)),
                     }
                 }
-                Err(e) => debug!(server = %self.addr, error = %e, "connect failed"),
+                Err(e) => self
+                    .states
+                    .set_down(self.slot, ConnectError::from_io(&self.addr, &e)),
             }
             // While down, requests that reach this driver are refused at once (NotSent), so the
             // client can try another server.
@@ -139,40 +173,37 @@ impl Driver {
                 self.sinks.insert(
                     id,
                     Sink {
-                        events,
+                        target: Target::Stream(events),
                         ends_at_creation,
                     },
                 );
             }
             Command::Status { handle, reply } => {
                 let id = self.machine.get_status(now(), handle);
-                self.sinks.insert(
-                    id,
-                    Sink {
-                        events: reply,
-                        ends_at_creation: false,
-                    },
-                );
+                self.sinks.insert(id, Sink::stream(reply));
             }
             Command::StatusUnique { unique, reply } => {
                 let id = self.machine.get_status_unique(now(), unique);
-                self.sinks.insert(
-                    id,
-                    Sink {
-                        events: reply,
-                        ends_at_creation: false,
-                    },
-                );
+                self.sinks.insert(id, Sink::stream(reply));
             }
             Command::Echo { data, reply } => {
                 let id = self.machine.echo(now(), data);
-                self.sinks.insert(
-                    id,
-                    Sink {
-                        events: reply,
-                        ends_at_creation: false,
-                    },
-                );
+                self.sinks.insert(id, Sink::stream(reply));
+            }
+            Command::Batch { jobs, events } => {
+                let at = now();
+                self.sinks.reserve(jobs.len());
+                for (index, job) in jobs {
+                    let ends_at_creation = !job.kind.is_foreground();
+                    let id = self.machine.submit(at, job);
+                    self.sinks.insert(
+                        id,
+                        Sink {
+                            target: Target::Batch(events.clone(), index),
+                            ends_at_creation,
+                        },
+                    );
+                }
             }
         }
     }
@@ -207,8 +238,14 @@ impl Driver {
             let last = last || (sink.ends_at_creation && matches!(event, Event::Created { .. }));
             // Never wait on one reader (another job's stream may be what its caller waits
             // for): a stream dropped, or so far behind that its buffer is full, is cut off and
-            // unsubscribed; its reader then sees `Failure::Abandoned`.
-            if sink.events.try_send(event).is_err() {
+            // unsubscribed; its reader then sees `Failure::Abandoned`. A batch holds at most two
+            // events per job (no progress), so its channel needs no bound.
+            let delivered = match &sink.target {
+                Target::Stream(tx) => tx.try_send(event).is_ok(),
+                Target::Batch(_, _) if matches!(event, Event::Progress { .. }) => true,
+                Target::Batch(tx, index) => tx.send((*index, event)).is_ok(),
+            };
+            if !delivered {
                 self.machine.unsubscribe(id);
                 self.sinks.remove(&id);
                 continue;
@@ -227,7 +264,8 @@ impl Driver {
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
         self.machine.handle_connected(now());
         self.up.store(true, Ordering::Relaxed);
-        info!(server = %self.addr, "connected");
+        self.states.set_up(self.slot);
+        tracing::info!(server = %self.addr, "connected");
         let closed = loop {
             if let Some(closed) = self.route_events() {
                 break closed;
