@@ -1,8 +1,4 @@
-//! `gearman-client` is the client layer of the Gearman crate family. It holds, so far, the
-//! sans-IO [`ClientMachine`]: matching of replies that carry no request id, fan-out of WORK_*
-//! packets to every submission waiting on a job, local coalescing, and deadlines on every request,
-//! with typed failures that say whether a job may exist. The tokio runtime, the admin client and
-//! `gearmanctl submit` build on it next.
+#![doc = include_str!("../README.md")]
 
 mod error;
 mod event;

@@ -44,6 +44,7 @@ fn examples_dir() -> PathBuf {
 /// started.
 pub fn run_example(name: &str, server: &str, args: &[&str], deadline: Duration) -> ExampleRun {
     let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    build(name);
     assert!(
         path.is_file(),
         "example {name} not built at {} (cargo test builds a crate's examples)",
@@ -80,6 +81,32 @@ pub fn run_example(name: &str, server: &str, args: &[&str], deadline: Duration) 
         stdout: join(stdout),
         stderr: join(stderr),
     }
+}
+
+/// Brings the example up to date (cargo builds examples only for an unfiltered `cargo test`):
+/// `cargo build --example NAME` of the package under test, in the same profile and target
+/// directory. Skipped outside cargo (no `CARGO` or `CARGO_PKG_NAME` in the environment).
+fn build(name: &str) {
+    let (Some(cargo), Ok(package)) = (std::env::var_os("CARGO"), std::env::var("CARGO_PKG_NAME"))
+    else {
+        return;
+    };
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--all-features",
+            "-p",
+            &package,
+            "--example",
+            name,
+        ])
+        .stdin(Stdio::null())
+        .status();
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()),
+        "cargo build --example {name} failed: {status:?}"
+    );
 }
 
 fn read_all(mut from: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
