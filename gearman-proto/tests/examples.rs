@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use gearman_testkit::{run_example, ServerKind, TestServer};
+use gearman_testkit::{run_example, run_standalone_example, ServerKind, TestServer};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -61,4 +61,17 @@ fn wire_tour_reports_an_unreachable_server() {
     assert!(run.stdout.contains("JOB_ASSIGN_UNIQ"), "{run:?}");
     assert!(!run.stdout.contains("answered"), "{run:?}");
     assert!(run.stderr.contains("Error"), "{run:?}");
+}
+
+/// With neither an argument nor `GEARMAN_SERVER` only the offline tour runs, and says so.
+#[test]
+fn wire_tour_offline() {
+    let run = run_standalone_example("wire_tour", &[], DEADLINE);
+    assert!(run.success(), "{run:?}");
+    assert!(run.stdout.contains("JOB_ASSIGN_UNIQ"), "{run:?}");
+    assert!(
+        run.stdout
+            .ends_with("no server given (argument or GEARMAN_SERVER): offline tour only\n"),
+        "{run:?}"
+    );
 }
