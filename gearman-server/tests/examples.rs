@@ -19,16 +19,13 @@ fn expected_after_listening(handle: &str) -> Vec<String> {
             format!("reverse({input}) = {reversed}")
         })
         .collect();
-    lines.extend(
-        [
-            format!("queued a background job: {handle}"),
-            "stats:".to_owned(),
-            "  nobody-serves-this: 1 queued, 0 running, 0 workers".to_owned(),
-            "  reverse: 0 queued, 0 running, 1 workers".to_owned(),
-            "server stopped".to_owned(),
-        ]
-        .into_iter(),
-    );
+    lines.extend([
+        format!("queued a background job: {handle}"),
+        "stats:".to_owned(),
+        "  nobody-serves-this: 1 queued, 0 running, 0 workers".to_owned(),
+        "  reverse: 0 queued, 0 running, 1 workers".to_owned(),
+        "server stopped".to_owned(),
+    ]);
     lines
 }
 
