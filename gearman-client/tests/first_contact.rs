@@ -54,12 +54,18 @@ async fn a_template_job_outlives_its_timeout_length(kind: ServerKind) {
     let addr = server.addr().to_string();
     let worker = reverse_worker(&addr, "tj:reverse");
     let client = Client::builder().server(addr.as_str()).spawn().unwrap();
-    let template = Job::new("tj:reverse", "ab").timeout(Duration::from_millis(400));
+    // Once the worker is registered (this first call waits for it), each call takes
+    // milliseconds: far less than the template's timeout.
+    assert_eq!(
+        client.call(Job::new("tj:reverse", "warm")).await,
+        Ok(Bytes::from_static(b"mraw"))
+    );
+    let template = Job::new("tj:reverse", "ab").timeout(Duration::from_secs(1));
     assert_eq!(
         client.call(template.clone()).await,
         Ok(Bytes::from_static(b"ba"))
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     // The timeout counts from this submission, not from when the template was built.
     assert_eq!(
         client.call(template.clone()).await,

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use gearman_io::{sleep_until, ConnectError, ConnectOptions, ReconnectOptions, ServerStates};
-use gearman_proto::{ClientId, Decoder, JobHandle, UniqueId};
+use gearman_io::{sleep_until, Closed, ConnectionOptions, ResponseReader, ServerStates, Session};
+use gearman_proto::{ClientId, JobHandle, UniqueId};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -18,11 +18,7 @@ use crate::event::{Event, RequestId};
 use crate::machine::{ClientConfig, ClientMachine, NewJob};
 
 /// Socket-level settings.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct DriverConfig {
-    pub(crate) connect: ConnectOptions,
-    pub(crate) reconnect: ReconnectOptions,
-}
+pub(crate) type DriverConfig = ConnectionOptions;
 
 /// A request from the [`Client`](super::Client) handle.
 #[derive(Debug)]
@@ -89,22 +85,6 @@ fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
-#[derive(Debug, thiserror::Error)]
-enum Closed {
-    #[error("closed by the server")]
-    ByServer,
-    #[error("io: {0}")]
-    Io(std::io::Error),
-    #[error("protocol: {0}")]
-    Protocol(String),
-    #[error("a submission went unacknowledged: replies can no longer be matched")]
-    OutOfStep,
-    #[error("no answer to the heartbeat")]
-    HeartbeatTimeout,
-    #[error("the client was dropped")]
-    Finished,
-}
-
 impl Driver {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -132,37 +112,13 @@ impl Driver {
     }
 
     pub(crate) async fn run(mut self) {
-        let mut backoff = self.config.reconnect.backoff(&self.addr);
-        loop {
-            match gearman_io::connect(&self.addr, &self.config.connect).await {
-                Ok(stream) => {
-                    backoff.reset();
-                    match self.serve(stream).await {
-                        Closed::Finished => return,
-                        other => self
-                            .states
-                            .set_down(self.slot, ConnectError::lost(&self.addr, other)),
-                    }
-                }
-                Err(e) => self
-                    .states
-                    .set_down(self.slot, ConnectError::from_io(&self.addr, &e)),
-            }
-            // While down, requests that reach this driver are refused at once (NotSent), so the
-            // client can try another server.
-            let pause = tokio::time::sleep(backoff.next_delay());
-            tokio::pin!(pause);
-            loop {
-                tokio::select! {
-                    _ = &mut pause => break,
-                    cmd = self.commands.recv() => match cmd {
-                        Some(cmd) => self.on_command(cmd),
-                        None => return,
-                    },
-                }
-                self.route_events();
-            }
-        }
+        let (addr, options, states, slot) = (
+            self.addr.clone(),
+            self.config.clone(),
+            self.states.clone(),
+            self.slot,
+        );
+        gearman_io::run_session(&mut self, &addr, &options, &states, slot).await;
     }
 
     fn on_command(&mut self, cmd: Command) {
@@ -257,14 +213,11 @@ impl Driver {
         closed
     }
 
-    async fn serve(&mut self, stream: TcpStream) -> Closed {
+    async fn serve_connection(&mut self, stream: TcpStream) -> Closed {
         let (mut rd, mut wr) = stream.into_split();
-        let decoder = Decoder::new();
+        let mut reader = ResponseReader::new();
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
-        self.machine.handle_connected(now());
-        self.up.store(true, Ordering::Relaxed);
-        self.states.set_up(self.slot);
         tracing::info!(server = %self.addr, "connected");
         let closed = loop {
             if let Some(closed) = self.route_events() {
@@ -279,7 +232,7 @@ impl Driver {
                 read = rd.read_buf(&mut rbuf) => match read {
                     Ok(0) => break Closed::ByServer,
                     Ok(_) => {
-                        if let Err(e) = self.on_bytes(&decoder, &mut rbuf) {
+                        if let Err(e) = self.on_bytes(&mut reader, &mut rbuf) {
                             break e;
                         }
                     }
@@ -304,14 +257,40 @@ impl Driver {
         closed
     }
 
-    fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
-        while let Some(response) =
-            gearman_io::next_response(decoder, rbuf).map_err(Closed::Protocol)?
-        {
+    fn on_bytes(&mut self, reader: &mut ResponseReader, rbuf: &mut BytesMut) -> Result<(), Closed> {
+        while let Some(response) = reader.next(rbuf)? {
             self.machine
                 .handle_response(now(), response)
                 .map_err(|e| Closed::Protocol(e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+impl Session for Driver {
+    fn connected(&mut self) {
+        self.machine.handle_connected(now());
+        self.up.store(true, Ordering::Relaxed);
+    }
+
+    async fn serve(&mut self, stream: TcpStream) -> Closed {
+        self.serve_connection(stream).await
+    }
+
+    /// While down, requests that reach this driver are refused at once (NotSent), so the
+    /// client can try another server.
+    async fn pause(&mut self, delay: std::time::Duration) -> bool {
+        let pause = tokio::time::sleep(delay);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                _ = &mut pause => return true,
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => return false,
+                },
+            }
+            self.route_events();
+        }
     }
 }
