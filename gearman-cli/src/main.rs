@@ -1,6 +1,8 @@
 //! `gearmanctl`: the command-line face of the Gearman crate family.
 
 mod admin;
+mod bench;
+mod bench_stats;
 mod ci;
 mod demo;
 mod submit;
@@ -36,6 +38,8 @@ enum Command {
     Demo,
     /// Run the embedded job server.
     Serve(ServeArgs),
+    /// Run N jobs against a server and print jobs/s, latency percentiles and CPU per job.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,7 +47,12 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     // The job server is one core behind a loop of small reads and writes: on one thread it
     // costs less per job than spread over several (no cross-thread wake-ups).
-    let runtime = if matches!(cli.command, Command::Serve(_)) {
+    let one_thread = match &cli.command {
+        Command::Serve(_) => true,
+        Command::Bench(args) => args.current_thread,
+        _ => false,
+    };
+    let runtime = if one_thread {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -68,6 +77,7 @@ fn main() -> std::process::ExitCode {
             Command::Ci(args) => ci::run(args).await,
             Command::Demo => demo::run().await,
             Command::Serve(args) => serve(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match result {
