@@ -10,7 +10,7 @@ use gearman_io::{sleep_until, Closed, ConnectionOptions, ResponseReader, ServerS
 use gearman_proto::{ClientId, JobHandle, UniqueId};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::warn;
 
@@ -26,6 +26,12 @@ pub(crate) enum Command {
     Submit {
         job: NewJob,
         events: mpsc::Sender<Event>,
+    },
+    /// A submission whose caller wants only its ending (a `call`, or a background job's
+    /// creation): one event, one wake-up.
+    SubmitForEnd {
+        job: NewJob,
+        end: oneshot::Sender<Event>,
     },
     Status {
         handle: JobHandle,
@@ -53,6 +59,8 @@ enum Target {
     Stream(mpsc::Sender<Event>),
     /// A batch's shared channel, under this index; progress is not reported.
     Batch(mpsc::UnboundedSender<(usize, Event)>, usize),
+    /// Only the ending (a background job's creation, a foreground job's outcome, a failure).
+    End(Option<oneshot::Sender<Event>>),
 }
 
 /// Where a request's events go, and whether its creation is its end (background jobs).
@@ -134,6 +142,17 @@ impl Driver {
                     },
                 );
             }
+            Command::SubmitForEnd { job, end } => {
+                let ends_at_creation = !job.kind.is_foreground();
+                let id = self.machine.submit(now(), job);
+                self.sinks.insert(
+                    id,
+                    Sink {
+                        target: Target::End(Some(end)),
+                        ends_at_creation,
+                    },
+                );
+            }
             Command::Status { handle, reply } => {
                 let id = self.machine.get_status(now(), handle);
                 self.sinks.insert(id, Sink::stream(reply));
@@ -188,7 +207,7 @@ impl Driver {
                 | Event::UniqueStatus { id, .. }
                 | Event::Echo { id, .. } => (*id, true),
             };
-            let Some(sink) = self.sinks.get(&id) else {
+            let Some(sink) = self.sinks.get_mut(&id) else {
                 continue;
             };
             let last = last || (sink.ends_at_creation && matches!(event, Event::Created { .. }));
@@ -196,10 +215,12 @@ impl Driver {
             // for): a stream dropped, or so far behind that its buffer is full, is cut off and
             // unsubscribed; its reader then sees `Failure::Abandoned`. A batch holds at most two
             // events per job (no progress), so its channel needs no bound.
-            let delivered = match &sink.target {
+            let delivered = match &mut sink.target {
                 Target::Stream(tx) => tx.try_send(event).is_ok(),
                 Target::Batch(_, _) if matches!(event, Event::Progress { .. }) => true,
                 Target::Batch(tx, index) => tx.send((*index, event)).is_ok(),
+                Target::End(_) if !last => true,
+                Target::End(end) => end.take().is_some_and(|tx| tx.send(event).is_ok()),
             };
             if !delivered {
                 self.machine.unsubscribe(id);

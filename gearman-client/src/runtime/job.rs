@@ -22,7 +22,8 @@ pub enum JobEvent {
 /// A submitted job. Dropping it stops the reporting (the job itself goes on at the server).
 #[derive(Debug)]
 pub struct JobStream {
-    rx: mpsc::Receiver<Event>,
+    /// `None` for a background job, which ended at its creation.
+    rx: Option<mpsc::Receiver<Event>>,
     server: usize,
     handle: Option<JobHandle>,
     background: bool,
@@ -32,7 +33,7 @@ pub struct JobStream {
 impl JobStream {
     pub(crate) fn new(rx: mpsc::Receiver<Event>, server: usize) -> Self {
         Self {
-            rx,
+            rx: Some(rx),
             server,
             handle: None,
             background: false,
@@ -40,8 +41,15 @@ impl JobStream {
         }
     }
 
-    pub(crate) fn set_background(&mut self, background: bool) {
-        self.background = background;
+    /// A background job's stream: created, and so ended.
+    pub(crate) fn background_created(handle: JobHandle, server: usize) -> Self {
+        Self {
+            rx: None,
+            server,
+            handle: Some(handle),
+            background: true,
+            finished: true,
+        }
     }
 
     /// Which of the client's servers has the job (for [`Client::status`](super::Client::status)).
@@ -59,7 +67,11 @@ impl JobStream {
         if self.finished {
             return None;
         }
-        let event = match self.rx.recv().await {
+        let received = match self.rx.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => None,
+        };
+        let event = match received {
             Some(e) => e,
             None => {
                 // The driver let go of this job without an ending: the stream fell too far

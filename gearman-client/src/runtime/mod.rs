@@ -24,7 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gearman_io::{ServerState, ServerStates, Unreachable};
 use gearman_proto::{JobHandle, JobStatus, UniqueId, UniqueStatus};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::event::{Event, Failure, JobOutcome};
@@ -154,9 +154,16 @@ impl Client {
     /// Submits a job and waits for the server's acknowledgement (JOB_CREATED); the stream then
     /// reports its progress and outcome. A background job's stream ends at its creation.
     pub async fn submit(&self, job: Job) -> Result<JobStream, ClientError> {
+        if job.is_background() {
+            // Only the creation matters: the cheaper path.
+            let (server, event) = self.submit_for_end(job).await?;
+            return match event {
+                Event::Created { handle, .. } => Ok(JobStream::background_created(handle, server)),
+                _ => Err(ClientError::Closed),
+            };
+        }
         let new = job.prepare(std::time::Instant::now())?;
         self.first_contact(new.deadline).await?;
-        let background = !new.kind.is_foreground();
         for i in self.order(&new.unique) {
             let server = &self.inner.servers[i];
             if !server.up.load(Ordering::Relaxed) {
@@ -167,22 +174,63 @@ impl Client {
                 job: new.clone(),
                 events: tx,
             };
-            let sent = match new.deadline {
-                Some(d) => tokio::time::timeout_at(Instant::from_std(d), server.commands.send(cmd))
-                    .await
-                    .unwrap_or(Ok(())),
-                None => server.commands.send(cmd).await,
-            };
-            if sent.is_err() {
+            if !self.send(server, cmd, new.deadline).await {
                 continue;
             }
             let mut stream = JobStream::new(rx, i);
-            stream.set_background(background);
             // Wait for the acknowledgement; a request that never left may go elsewhere.
             match stream.created().await {
                 Err(ClientError::Failed(Failure::NotSent)) => continue,
                 Err(e) => return Err(e),
                 Ok(_) => return Ok(stream),
+            }
+        }
+        Err(self.none_took_it())
+    }
+
+    /// Hands `cmd` to `server`'s driver, waiting for room in its queue until `deadline`.
+    async fn send(
+        &self,
+        server: &Server,
+        cmd: Command,
+        deadline: Option<std::time::Instant>,
+    ) -> bool {
+        let sent = match deadline {
+            Some(d) => tokio::time::timeout_at(Instant::from_std(d), server.commands.send(cmd))
+                .await
+                .unwrap_or(Ok(())),
+            None => server.commands.send(cmd).await,
+        };
+        sent.is_ok()
+    }
+
+    /// Submits a job and waits only for its ending: a foreground job's outcome, a background
+    /// job's creation, or a failure (one event, one wake-up). Returns the server's index too.
+    async fn submit_for_end(&self, job: Job) -> Result<(usize, Event), ClientError> {
+        let new = job.prepare(std::time::Instant::now())?;
+        self.first_contact(new.deadline).await?;
+        for i in self.order(&new.unique) {
+            let server = &self.inner.servers[i];
+            if !server.up.load(Ordering::Relaxed) {
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            let cmd = Command::SubmitForEnd {
+                job: new.clone(),
+                end: tx,
+            };
+            if !self.send(server, cmd, new.deadline).await {
+                continue;
+            }
+            match rx.await {
+                Ok(Event::Failed {
+                    failure: Failure::NotSent,
+                    ..
+                }) => continue,
+                Ok(Event::Failed { failure, .. }) => return Err(ClientError::Failed(failure)),
+                Ok(event) => return Ok((i, event)),
+                // The driver let go without an ending: the client is closing.
+                Err(_) => return Err(ClientError::Failed(Failure::Abandoned)),
             }
         }
         Err(self.none_took_it())
@@ -296,10 +344,26 @@ impl Client {
 
     /// Runs a foreground job to its end and returns its result.
     pub async fn call(&self, job: Job) -> Result<Bytes, ClientError> {
-        match self.submit(job).await?.outcome().await? {
-            JobOutcome::Complete(data) => Ok(data),
-            JobOutcome::Fail => Err(ClientError::JobFailed),
-            JobOutcome::Exception(data) => Err(ClientError::JobException(data)),
+        if job.is_background() {
+            return Err(ClientError::InvalidArgument {
+                what: "job kind",
+                reason: "call runs foreground jobs; use submit for background ones".into(),
+            });
+        }
+        match self.submit_for_end(job).await?.1 {
+            Event::Done {
+                outcome: JobOutcome::Complete(data),
+                ..
+            } => Ok(data),
+            Event::Done {
+                outcome: JobOutcome::Fail,
+                ..
+            } => Err(ClientError::JobFailed),
+            Event::Done {
+                outcome: JobOutcome::Exception(data),
+                ..
+            } => Err(ClientError::JobException(data)),
+            _ => Err(ClientError::Closed),
         }
     }
 }
