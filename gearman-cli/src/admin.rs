@@ -54,6 +54,12 @@ enum AdminCmd {
         /// The function.
         function: String,
     },
+    /// Stop the server (gearman-server; gearmand 1.1.15 and later refuse it).
+    Shutdown {
+        /// Let running jobs finish first.
+        #[arg(long)]
+        graceful: bool,
+    },
     /// Limit a function's queue: one size for all priorities, or high, normal and low.
     Maxqueue {
         /// The function.
@@ -181,6 +187,10 @@ pub(crate) async fn run(args: AdminArgs) -> Result<ExitCode, String> {
         }
         AdminCmd::Drop { function: f } => {
             admin.drop_function(function(&f)?).await.map_err(e)?;
+            println!("OK");
+        }
+        AdminCmd::Shutdown { graceful } => {
+            admin.shutdown(graceful).await.map_err(e)?;
             println!("OK");
         }
         AdminCmd::Maxqueue { function: f, sizes } => {

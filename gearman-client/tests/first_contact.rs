@@ -281,3 +281,20 @@ async fn a_deadline_bounds_the_wait_for_a_first_connection() {
     assert!(client.ready(Duration::from_millis(200)).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn ipv6_loopback_works_end_to_end() {
+    let server = gearman_server::Server::bind("[::1]:0", gearman_server::ServerConfig::default())
+        .await
+        .expect("gearman-server listens on [::1]");
+    let addr = server.local_addr().to_string();
+    assert!(addr.starts_with("[::1]:"), "{addr}");
+    let worker = reverse_worker(&addr, "v6:reverse");
+    let client = Client::builder().server(addr.as_str()).spawn().unwrap();
+    assert_eq!(
+        client.call(Job::new("v6:reverse", "six")).await,
+        Ok(Bytes::from_static(b"xis"))
+    );
+    worker.shutdown(Duration::from_secs(5)).await.unwrap();
+    server.shutdown().await;
+}

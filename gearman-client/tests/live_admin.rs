@@ -97,4 +97,33 @@ async fn a_silent_server_is_a_typed_timeout() {
     held.abort();
 }
 
-gearman_testkit::on_both_servers!(typed_admin_results);
+async fn shutdown_is_obeyed_or_refused_with_a_typed_error(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "admin_shutdown") else {
+        return;
+    };
+    let admin = AdminClient::new(g.addr().to_string(), Duration::from_secs(5));
+    let out = admin.shutdown(true).await;
+    match kind {
+        ServerKind::Gearmand => {
+            // Removed in gearmand 1.1.15: refused, and the server goes on.
+            let Err(AdminClientError::Refused(e)) = out else {
+                panic!("expected a refusal, got {out:?}");
+            };
+            assert_eq!(&e.code[..], b"UNKNOWN_COMMAND");
+            assert!(admin.version().await.is_ok());
+        }
+        ServerKind::GearmanServer => {
+            out.unwrap();
+            let gone = gearman_testkit::eventually(Duration::from_secs(5), || async {
+                matches!(admin.version().await, Err(AdminClientError::Connect(_)))
+            })
+            .await;
+            assert!(gone, "the server still answers after shutdown");
+        }
+    }
+}
+
+gearman_testkit::on_both_servers!(
+    typed_admin_results,
+    shutdown_is_obeyed_or_refused_with_a_typed_error
+);

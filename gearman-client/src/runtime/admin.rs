@@ -181,6 +181,14 @@ impl AdminClient {
         self.ok(AdminCommand::DropFunction(name)).await.map(drop)
     }
 
+    /// `shutdown` (`graceful`: `shutdown graceful`, which lets running jobs finish). gearmand
+    /// removed the command in 1.1.15 and answers [`AdminClientError::Refused`] with
+    /// `UNKNOWN_COMMAND`; gearman-server answers OK (unless started without admin shutdown),
+    /// closes every connection and stops listening.
+    pub async fn shutdown(&self, graceful: bool) -> Result<(), AdminClientError> {
+        self.ok(AdminCommand::Shutdown { graceful }).await.map(drop)
+    }
+
     /// `maxqueue FUNC [sizes]`.
     pub async fn max_queue(
         &self,
