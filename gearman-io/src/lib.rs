@@ -104,3 +104,34 @@ pub async fn connect(addr: &str, options: &ConnectOptions) -> std::io::Result<Tc
     }
     Ok(stream)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connect_applies_nodelay_and_keepalive() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let options = ConnectOptions {
+            timeout: Duration::from_secs(2),
+            keepalive: Some(Duration::from_secs(42)),
+        };
+        let stream = connect(&addr, &options).await.unwrap();
+        let sock = socket2::SockRef::from(&stream);
+        assert!(stream.nodelay().unwrap());
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(42));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(14)
+        );
+
+        let off = ConnectOptions {
+            keepalive: None,
+            ..options
+        };
+        let stream = connect(&addr, &off).await.unwrap();
+        assert!(!socket2::SockRef::from(&stream).keepalive().unwrap());
+    }
+}

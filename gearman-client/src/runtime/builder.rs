@@ -134,3 +134,19 @@ impl ClientBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_options_reach_the_connection_options() {
+        let b = ClientBuilder::default()
+            .keepalive(Some(Duration::from_secs(7)))
+            .connect_timeout(Duration::from_millis(700));
+        assert_eq!(b.driver.connect.keepalive, Some(Duration::from_secs(7)));
+        assert_eq!(b.driver.connect.timeout, Duration::from_millis(700));
+        let off = ClientBuilder::default().keepalive(None);
+        assert_eq!(off.driver.connect.keepalive, None);
+    }
+}
