@@ -19,7 +19,8 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
 use super::handler::{Job, JobError};
-use super::{Phase, Shared};
+use super::state::ServerStatus;
+use super::{AliveGuard, Phase, Shared};
 use crate::event::Event;
 use crate::function_set::FunctionSet;
 use crate::machine::{MachineConfig, Outcome, WorkerMachine};
@@ -63,8 +64,20 @@ enum Closed {
     Finished,
 }
 
+impl Closed {
+    /// What [`Worker::servers`](super::Worker::servers) shows; `None` when the worker closed it.
+    fn failure(&self) -> Option<(Option<std::io::ErrorKind>, String)> {
+        match self {
+            Self::Finished => None,
+            Self::Io(e) => Some((Some(e.kind()), self.to_string())),
+            _ => Some((None, self.to_string())),
+        }
+    }
+}
+
 pub(crate) struct Driver {
     addr: String,
+    server: Arc<ServerStatus>,
     machine: WorkerMachine,
     config: Arc<RuntimeConfig>,
     shared: Arc<Shared>,
@@ -79,6 +92,7 @@ pub(crate) struct Driver {
     epoch: u64,
     drained: bool,
     client_id: Option<ClientId>,
+    _alive: AliveGuard,
 }
 
 fn now() -> std::time::Instant {
@@ -88,7 +102,7 @@ fn now() -> std::time::Instant {
 impl Driver {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        addr: String,
+        server: Arc<ServerStatus>,
         client_id: Option<ClientId>,
         machine_config: MachineConfig,
         config: Arc<RuntimeConfig>,
@@ -101,7 +115,9 @@ impl Driver {
         machine.set_client_id(client_id.clone());
         let (job_tx, job_rx) = mpsc::channel(1024);
         Self {
-            addr,
+            addr: server.address().to_owned(),
+            server,
+            _alive: AliveGuard::new(shared.clone()),
             machine,
             config,
             shared,
@@ -130,12 +146,14 @@ impl Driver {
                 Ok(stream) => {
                     backoff.reset();
                     let closed = self.serve(stream).await;
+                    self.server.down(closed.failure());
+                    self.shared.changed.send_replace(());
                     match closed {
                         Closed::Finished => return,
                         other => warn!(server = %self.addr, reason = %other, "connection lost"),
                     }
                 }
-                Err(e) => debug!(server = %self.addr, error = %e, "connect failed"),
+                Err(e) => self.server.connect_failed(&e),
             }
             if *self.phase.borrow() != Phase::Running {
                 return;
@@ -166,6 +184,8 @@ impl Driver {
             self.machine.drain();
         }
         self.shared.connected.fetch_add(1, Ordering::Relaxed);
+        self.server.up();
+        self.shared.changed.send_replace(());
         info!(server = %self.addr, "connected");
         let closed = loop {
             if let Err(closed) = self.pump_events() {

@@ -3,9 +3,15 @@
 mod builder;
 mod driver;
 mod handler;
+mod name;
+mod state;
 
 pub use builder::{BuildError, WorkerBuilder};
-pub use handler::{BoxFuture, Handler, Job, JobError, JobGone, JobResult, SharedHandler};
+pub use handler::{
+    BoxFuture, Handler, Job, JobError, JobGone, JobHandler, JobResult, SharedHandler,
+};
+pub use name::{IntoName, InvalidName};
+pub use state::{ConnectionFailure, FailureStage, ServerState};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::function_set::{FunctionSet, Timeout};
+use state::ServerStatus;
 
 /// Where the worker is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,19 +54,71 @@ impl Handlers {
 /// Errors of the worker handle.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum WorkerError {
     /// A function was offered with neither its own handler nor a fallback.
     #[error("no handler for function {0}")]
     NoHandler(FunctionName),
     /// Graceful shutdown ran out of time; running jobs were aborted (the server re-queues them).
     #[error("{0} connection(s) still had jobs when the grace period ended")]
     ShutdownTimedOut(usize),
+    /// A function name given as text is not a valid name.
+    #[error(transparent)]
+    InvalidName(#[from] InvalidName),
+    /// [`Worker::ready`] saw no connection come up in time.
+    #[error("no connection to any server within {waited:?} ({last_errors})")]
+    NotConnected {
+        /// How long it waited.
+        waited: Duration,
+        /// Each server's latest failure, or that no attempt has finished yet.
+        last_errors: String,
+    },
 }
+
+/// The former name of [`WorkerError`], kept so that older code compiles.
+#[deprecated(note = "renamed WorkerError, so that it cannot clash with gearman_client's error")]
+pub type Error = WorkerError;
 
 pub(crate) struct Shared {
     pub(crate) handlers: RwLock<Handlers>,
     pub(crate) connected: AtomicUsize,
     pub(crate) running: AtomicUsize,
+    /// Drivers not yet ended.
+    pub(crate) alive: AtomicUsize,
+    /// One per server, in the order given.
+    pub(crate) servers: Vec<Arc<ServerStatus>>,
+    /// Bumped whenever a connection comes up or goes down, or a driver ends.
+    pub(crate) changed: watch::Sender<()>,
+}
+
+impl Shared {
+    pub(crate) fn new(handlers: Handlers, servers: Vec<Arc<ServerStatus>>) -> Self {
+        Self {
+            handlers: RwLock::new(handlers),
+            connected: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            alive: AtomicUsize::new(0),
+            servers,
+            changed: watch::channel(()).0,
+        }
+    }
+}
+
+/// Counts a driver as alive from its creation until it is dropped: when it returns, or when its
+/// task is aborted (even before it first ran).
+pub(crate) struct AliveGuard(Arc<Shared>);
+
+impl AliveGuard {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        shared.alive.fetch_add(1, Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.alive.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.send_replace(());
+    }
 }
 
 /// A running worker: cheap to clone; every clone controls the same connections.
@@ -105,9 +164,58 @@ impl Worker {
         self.functions.borrow().clone()
     }
 
+    /// Each server's connections: how many are up, since when, and the latest failure.
+    ///
+    /// A worker pointed at a server that is down keeps retrying (capped backoff) and never
+    /// gives up; this is where a program sees why it has no connection. The first failure of
+    /// each server, and each change of reason, is also logged at WARN (repeats at DEBUG).
+    pub fn servers(&self) -> Vec<ServerState> {
+        self.shared.servers.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// Waits until a connection to some server is up, for at most `timeout`.
+    ///
+    /// A connection counts once it is up; its first write is the registration. Cancel-safe:
+    /// dropping the future changes nothing.
+    ///
+    /// # Errors
+    /// [`WorkerError::NotConnected`] with each server's latest failure when none came up in
+    /// time.
+    pub async fn ready(&self, timeout: Duration) -> Result<(), WorkerError> {
+        let mut changed = self.shared.changed.subscribe();
+        let waited = tokio::time::timeout(timeout, async {
+            while self.connected() == 0 {
+                if changed.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        if waited.is_ok() && self.connected() > 0 {
+            return Ok(());
+        }
+        let last_errors = self
+            .servers()
+            .iter()
+            .map(|s| match &s.last_error {
+                Some(e) => format!("{}: {}", s.address, e.reason),
+                None => format!("{}: no attempt finished yet", s.address),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(WorkerError::NotConnected {
+            waited: timeout,
+            last_errors,
+        })
+    }
+
     /// Replaces the functions offered. Every connection sends only the difference; a function
     /// whose job is running is dropped once that job ends.
-    pub fn set_functions(&self, functions: FunctionSet) -> Result<(), Error> {
+    ///
+    /// # Errors
+    /// [`WorkerError::NoHandler`] when a function has neither its own handler nor a fallback;
+    /// nothing changes then.
+    pub fn set_functions(&self, functions: FunctionSet) -> Result<(), WorkerError> {
         {
             let handlers = self
                 .shared
@@ -115,20 +223,39 @@ impl Worker {
                 .read()
                 .unwrap_or_else(|e| e.into_inner());
             if let Some((f, _)) = functions.iter().find(|(f, _)| handlers.get(f).is_none()) {
-                return Err(Error::NoHandler(f.clone()));
+                return Err(WorkerError::NoHandler(f.clone()));
             }
         }
         self.functions.send_replace(functions);
         Ok(())
     }
 
-    /// Adds a function with its handler, or replaces it, and offers it.
+    /// Adds a function with its handler, or replaces it, and offers it. The name may be text
+    /// (`"reverse"`) or a [`FunctionName`].
+    ///
+    /// # Errors
+    /// [`WorkerError::InvalidName`] when the name is not valid; nothing changes then.
     pub fn add_function(
         &self,
-        function: FunctionName,
+        function: impl IntoName<FunctionName>,
         timeout: Option<Timeout>,
         handler: impl Handler,
-    ) {
+    ) -> Result<(), WorkerError> {
+        self.add_handler(function, timeout, handler)
+    }
+
+    /// [`add_function`](Self::add_function) for a [`JobHandler`]: a struct or a
+    /// [`SharedHandler`].
+    ///
+    /// # Errors
+    /// [`WorkerError::InvalidName`] when the name is not valid; nothing changes then.
+    pub fn add_handler(
+        &self,
+        function: impl IntoName<FunctionName>,
+        timeout: Option<Timeout>,
+        handler: impl JobHandler,
+    ) -> Result<(), WorkerError> {
+        let function = function.into_name()?;
         self.shared
             .handlers
             .write()
@@ -137,21 +264,35 @@ impl Worker {
             .insert(function.clone(), Arc::new(handler));
         self.functions
             .send_modify(|set| set.insert(function, timeout));
+        Ok(())
     }
 
-    /// Stops offering a function (once its running jobs end).
-    pub fn remove_function(&self, function: &FunctionName) {
+    /// Stops offering a function (once its running jobs end). A name that is not valid was
+    /// never offered: nothing happens.
+    pub fn remove_function(&self, function: impl IntoName<FunctionName>) {
+        let Ok(function) = function.into_name() else {
+            return;
+        };
         self.functions.send_modify(|set| {
-            set.remove(function);
+            set.remove(&function);
         });
     }
 
     /// Graceful shutdown: stop grabbing, let running jobs finish within `grace`, then close
     /// every connection. Jobs still running after `grace` are aborted; the server re-queues them.
-    pub async fn shutdown(&self, grace: Duration) -> Result<(), Error> {
+    ///
+    /// Called again (from any clone) while a shutdown runs, it waits for that one to end.
+    /// Dropping the future before it resolves aborts the connections at once, as if `grace`
+    /// had run out: to wait for a shutdown without that risk, call it from one place and
+    /// [`join`](Self::join) elsewhere.
+    ///
+    /// # Errors
+    /// [`WorkerError::ShutdownTimedOut`] when jobs were still running after `grace`.
+    pub async fn shutdown(&self, grace: Duration) -> Result<(), WorkerError> {
         self.phase.send_replace(Phase::Draining);
         let tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(mut tasks) = tasks else {
+            self.join().await;
             return Ok(());
         };
         let drained =
@@ -162,6 +303,22 @@ impl Worker {
         let left = tasks.len();
         self.phase.send_replace(Phase::Stop);
         while tasks.join_next().await.is_some() {}
-        Err(Error::ShutdownTimedOut(left))
+        Err(WorkerError::ShutdownTimedOut(left))
+    }
+
+    /// Resolves once the worker has shut down: every connection closed after
+    /// [`shutdown`](Self::shutdown) (called from any clone), or every driver ended otherwise.
+    /// Until then it waits; a worker whose servers are down keeps retrying and does not end.
+    ///
+    /// Cancel-safe: dropping the future changes nothing, and it can be awaited again, from any
+    /// clone, any number of times (it resolves at once after the end). Typical `main`:
+    /// spawn a task that calls `shutdown` on Ctrl-C, and `join().await`.
+    pub async fn join(&self) {
+        let mut changed = self.shared.changed.subscribe();
+        while self.shared.alive.load(Ordering::SeqCst) > 0 {
+            if changed.changed().await.is_err() {
+                return;
+            }
+        }
     }
 }
