@@ -126,6 +126,9 @@ impl Drop for AliveGuard {
 /// Built with [`Worker::builder`]. Each server gets one connection (or
 /// [`connections_per_server`](WorkerBuilder::connections_per_server)), each driven by its own
 /// task; together they never run more than [`concurrency`](WorkerBuilder::concurrency) jobs.
+///
+/// [`servers`](Self::servers) and [`ready`](Self::ready) tell whether the connections are up;
+/// [`shutdown`](Self::shutdown) stops it and [`join`](Self::join) waits for the end.
 #[derive(Clone)]
 pub struct Worker {
     shared: Arc<Shared>,
