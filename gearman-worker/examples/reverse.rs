@@ -5,7 +5,7 @@
 //! gearman -h 127.0.0.1 -p 4730 -f reverse hello      # prints olleh
 //! ```
 //!
-//! Serves `--jobs N` jobs and exits 0 (without `--jobs`, until Ctrl-C).
+//! Serves `--jobs N` jobs and exits 0 (without `--jobs`, until SIGINT/Ctrl-C or SIGTERM).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -47,11 +47,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::select! {
         _ = enough.notified() => {}
         _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm() => {}
     }
     // The last job's handler has returned; shutdown sends its WORK_COMPLETE before closing.
     worker.shutdown(Duration::from_secs(10)).await?;
     println!("served {} jobs", served.load(Ordering::SeqCst));
     Ok(())
+}
+
+/// Resolves on SIGTERM (never where there is none).
+async fn sigterm() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            term.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await
 }
 
 /// `--jobs N`: how many jobs to serve before exiting.

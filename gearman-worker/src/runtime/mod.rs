@@ -167,7 +167,8 @@ impl Worker {
         self.functions.borrow().clone()
     }
 
-    /// Each server's connections: how many are up, since when, and the latest failure.
+    /// Each server's connections, in the order the servers were given: how many are up, since
+    /// when, and the latest failure.
     ///
     /// A worker pointed at a server that is down keeps retrying (capped backoff) and never
     /// gives up; this is where a program sees why it has no connection. The first failure of
