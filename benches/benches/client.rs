@@ -3,7 +3,8 @@
 //! for libgearman's client (a small C program on its public API, `peers/libgearman_client.c`,
 //! built by build.rs where libgearman-dev is installed), in the same run against the same
 //! server and the same workers (gearman-worker, 4 connections, answering with an empty result).
-//! Workloads are 100 bytes.
+//! Workloads are 100 bytes. The batches run both as concurrent calls joined and through the batch
+//! API (`call_all`, `submit_all`).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -101,6 +102,30 @@ fn bench_client(c: &mut Criterion) {
                 })
             })
         });
+        // The batch API: the same batches through call_all / submit_all.
+        if mode != "seq" {
+            g.bench_function("ours_batch_api", |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let n = iters * per_iter;
+                        let start = Instant::now();
+                        for _ in 0..n / WINDOW as u64 {
+                            if mode == "window" {
+                                for r in client.call_all((0..WINDOW).map(|_| job())).await {
+                                    r.unwrap();
+                                }
+                            } else {
+                                let jobs = (0..WINDOW).map(|_| job().background());
+                                for r in client.submit_all(jobs).await {
+                                    r.unwrap();
+                                }
+                            }
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }
         #[cfg(libgearman_peer)]
         g.bench_function("libgearman", |b| {
             b.iter_custom(|iters| peer(addr.port(), mode, iters * per_iter))

@@ -1,6 +1,8 @@
 //! `gearmanctl`: the command-line face of the Gearman crate family.
 
 mod admin;
+mod bench;
+mod bench_stats;
 mod ci;
 mod demo;
 mod submit;
@@ -12,6 +14,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "gearmanctl", version, about)]
 struct Cli {
+    /// Log more: -v info, -vv debug, -vvv trace (before the command: `gearmanctl -v serve`).
+    /// Warnings and errors only by default; `RUST_LOG` overrides both.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,27 +38,21 @@ enum Command {
     Demo,
     /// Run the embedded job server.
     Serve(ServeArgs),
+    /// Run N jobs against a server and print jobs/s, latency percentiles and CPU per job.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // The demo prints its own story; the long-running commands log at info.
-    let default = if matches!(cli.command, Command::Demo) {
-        "warn"
-    } else {
-        "info"
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(cli.verbose);
     // The job server is one core behind a loop of small reads and writes: on one thread it
     // costs less per job than spread over several (no cross-thread wake-ups).
-    let runtime = if matches!(cli.command, Command::Serve(_)) {
+    let one_thread = match &cli.command {
+        Command::Serve(_) => true,
+        Command::Bench(args) => args.current_thread,
+        _ => false,
+    };
+    let runtime = if one_thread {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -77,6 +77,7 @@ fn main() -> std::process::ExitCode {
             Command::Ci(args) => ci::run(args).await,
             Command::Demo => demo::run().await,
             Command::Serve(args) => serve(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match result {
@@ -86,6 +87,30 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// The log level for `-v` given `verbose` times: warnings and errors only when all is well.
+fn default_level(verbose: u8) -> &'static str {
+    match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    }
+}
+
+/// Logs to stderr: `RUST_LOG` when it is set and valid, else the level from `-v`.
+fn init_logging(verbose: u8) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default_level(verbose)));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 /// Options of `gearmanctl serve`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
-use gearman_client::{Client, Error, Failure, Job, JobEvent, JobOutcome};
+use gearman_client::{Client, ClientError, Failure, Job, JobEvent, JobOutcome};
 use gearman_proto::{FunctionName, JobHandle, Priority, UniqueId, WorkUpdate};
 
 /// Exit status: the job completed (its result is on stdout).
@@ -85,20 +85,20 @@ fn failure_code(failure: &Failure) -> u8 {
     }
 }
 
-pub(crate) async fn connect(servers: &[String]) -> Result<Client, String> {
-    let mut b = Client::builder().connect_timeout(Duration::from_secs(5));
+/// A client for `servers`. Its calls wait for the first connection themselves, up to
+/// `connect_timeout` or the job's own deadline, whichever comes first.
+pub(crate) fn connect(servers: &[String], connect_timeout: Duration) -> Result<Client, String> {
+    let mut b = Client::builder().connect_timeout(connect_timeout);
     for s in servers {
         b = b.server(s.clone());
     }
-    let client = b.spawn().map_err(|e| e.to_string())?;
-    // Give the connections their first attempt before choosing one.
-    for _ in 0..250 {
-        if client.connected() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(client)
+    b.spawn().map_err(|e| e.to_string())
+}
+
+/// How long to wait for a connection: 5 s, or less when `--timeout` is shorter.
+fn connect_timeout(timeout: Option<Duration>) -> Duration {
+    let default = Duration::from_secs(5);
+    timeout.map_or(default, |t| t.min(default))
 }
 
 pub(crate) async fn submit(args: SubmitArgs) -> Result<ExitCode, String> {
@@ -126,16 +126,22 @@ pub(crate) async fn submit(args: SubmitArgs) -> Result<ExitCode, String> {
     } else if args.background {
         job = job.background();
     }
-    if let Some(t) = args.timeout {
-        job = job.timeout(Duration::try_from_secs_f64(t).map_err(|e| e.to_string())?);
+    let timeout = args
+        .timeout
+        .map(Duration::try_from_secs_f64)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if let Some(t) = timeout {
+        job = job.timeout(t);
     }
-    let client = connect(&args.servers).await?;
+    let client = connect(&args.servers, connect_timeout(timeout))?;
     let mut stream = match client.submit(job).await {
         Ok(s) => s,
-        Err(Error::Failed(f)) => {
+        Err(ClientError::Failed(f)) => {
             eprintln!("gearmanctl: {f}");
             return Ok(ExitCode::from(failure_code(&f)));
         }
+        Err(e @ ClientError::InvalidArgument { .. }) => return Err(e.to_string()),
         Err(e) => {
             eprintln!("gearmanctl: {e}");
             return Ok(ExitCode::from(EXIT_NOT_SENT));
@@ -202,7 +208,7 @@ pub(crate) struct StatusArgs {
 
 pub(crate) async fn status(args: StatusArgs) -> Result<ExitCode, String> {
     let handle = JobHandle::try_from(args.handle.as_str()).map_err(|e| e.to_string())?;
-    let client = connect(std::slice::from_ref(&args.server)).await?;
+    let client = connect(std::slice::from_ref(&args.server), connect_timeout(None))?;
     let st = client.status(0, handle).await.map_err(|e| e.to_string())?;
     let num = |n: Option<u32>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
     println!(

@@ -25,8 +25,9 @@ pub enum Failure {
     /// Never sent: no connection, or it dropped before the request went out.
     #[error("not sent")]
     NotSent,
-    /// Sent, but the connection dropped (or fell out of step) before the server acknowledged
-    /// it: the job may or may not exist.
+    /// Sent, but not acknowledged: the connection dropped (or fell out of step), the server
+    /// did not answer within the request timeout, or the caller's deadline passed first. The
+    /// job may or may not exist.
     #[error("sent but not acknowledged: the job may or may not exist")]
     Ambiguous,
     /// The server answered with ERROR (unique too long, queue full, ...).
@@ -40,7 +41,8 @@ pub enum Failure {
     /// The connection dropped while the job was running: its outcome is unknown.
     #[error("disconnected while the job was running")]
     Disconnected,
-    /// The deadline passed first.
+    /// The caller's deadline passed after the server acknowledged the job (it goes on at the
+    /// server), or a query (status, echo) went unanswered.
     #[error("deadline passed")]
     TimedOut,
     /// The client stopped following the job (its stream left

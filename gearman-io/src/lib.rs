@@ -1,10 +1,15 @@
 //! `gearman-io` holds what the tokio runtimes of the client and the worker share: opening a
 //! connection the way every Gearman peer should (TCP_NODELAY, keepalive, a connect timeout) and
-//! reconnect delays (capped exponential backoff with jitter).
+//! reconnect delays (capped exponential backoff with jitter), and each server connection's state
+//! ([`ServerStates`]) with a deadline-bounded wait for the first usable one.
 
 mod backoff;
+mod conn;
+mod state;
 
 pub use backoff::{seed, Backoff};
+pub use conn::{run_session, Closed, ConnectionOptions, ReadError, ResponseReader, Session};
+pub use state::{ConnState, ConnectError, ServerState, ServerStates, Unreachable};
 
 use std::time::Duration;
 
@@ -58,20 +63,6 @@ pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The next whole response in `buf`, decoded and typed; `Ok(None)` while it is incomplete. An
-/// error means the server broke the protocol and the connection should be closed.
-pub fn next_response(
-    decoder: &gearman_proto::Decoder,
-    buf: &mut bytes::BytesMut,
-) -> Result<Option<gearman_proto::Response>, String> {
-    match decoder.decode(buf).map_err(|e| e.to_string())? {
-        Some(packet) => gearman_proto::Response::try_from(packet)
-            .map(Some)
-            .map_err(|e| e.to_string()),
-        None => Ok(None),
     }
 }
 

@@ -1,6 +1,8 @@
 //! A tour of the wire: builds the packets of a job's life, shows their bytes, and reads them back.
-//! With an address (`cargo run -p gearman-proto --example wire_tour -- 127.0.0.1:4730`) it also
-//! sends an ECHO and an admin `status` to that server and prints what came back.
+//! Given a server it also sends an ECHO and an admin `status` there and prints what came back:
+//! the address is the first argument
+//! (`cargo run -p gearman-proto --example wire_tour -- 127.0.0.1:4730`), else `GEARMAN_SERVER`
+//! (as for every example of this workspace); with neither, only the offline tour runs.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -82,38 +84,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(_) => return Err("a 4 GiB header was not refused".into()),
     }
 
-    if let Some(addr) = std::env::args().nth(1) {
-        let mut s = TcpStream::connect(&addr)?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        s.write_all(&Request::Echo(Bytes::from_static(b"ping")).to_bytes()?)?;
-        let mut buf = BytesMut::new();
-        let mut chunk = [0u8; 4096];
-        let echoed = loop {
-            if let Some(p) = decoder.decode(&mut buf)? {
-                break Response::try_from(p)?;
-            }
-            let n = s.read(&mut chunk)?;
-            if n == 0 {
-                return Err("server closed the connection".into());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        println!("{addr} answered {echoed:?}");
-        let mut line = Vec::new();
-        AdminCommand::Status.encode(&mut line)?;
-        s.write_all(&line)?;
-        let mut reader = ReplyReader::new();
-        let reply = loop {
-            if let Some(r) = reader.read(&AdminCommand::Status, &mut buf)? {
-                break r;
-            }
-            let n = s.read(&mut chunk)?;
-            if n == 0 {
-                return Err("server closed the connection".into());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        println!("{addr} status: {reply:?}");
+    let server = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("GEARMAN_SERVER").ok());
+    match server {
+        Some(addr) => live(&decoder, &addr),
+        None => {
+            println!("no server given (argument or GEARMAN_SERVER): offline tour only");
+            Ok(())
+        }
     }
+}
+
+/// Reads at most this many chunks for one answer, each within the socket's read timeout.
+const MAX_READS: usize = 1000;
+
+/// An ECHO and an admin `status` on one connection to `addr`.
+fn live(decoder: &Decoder, addr: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(&Request::Echo(Bytes::from_static(b"ping")).to_bytes()?)?;
+    let mut buf = BytesMut::new();
+    let mut echoed = None;
+    for _ in 0..MAX_READS {
+        if let Some(p) = decoder.decode(&mut buf)? {
+            echoed = Some(Response::try_from(p)?);
+            break;
+        }
+        read_more(&mut s, &mut buf)?;
+    }
+    let echoed = echoed.ok_or("no ECHO_RES")?;
+    println!("{addr} answered {echoed:?}");
+    let mut line = Vec::new();
+    AdminCommand::Status.encode(&mut line)?;
+    s.write_all(&line)?;
+    let mut reader = ReplyReader::new();
+    let mut reply = None;
+    for _ in 0..MAX_READS {
+        if let Some(r) = reader.read(&AdminCommand::Status, &mut buf)? {
+            reply = Some(r);
+            break;
+        }
+        read_more(&mut s, &mut buf)?;
+    }
+    let reply = reply.ok_or("no status reply")?;
+    println!("{addr} status: {reply:?}");
+    Ok(())
+}
+
+/// One read from `s` appended to `buf`; a closed connection is an error.
+fn read_more(s: &mut TcpStream, buf: &mut BytesMut) -> Result<(), Box<dyn std::error::Error>> {
+    let mut chunk = [0u8; 4096];
+    let n = s.read(&mut chunk)?;
+    if n == 0 {
+        return Err("server closed the connection".into());
+    }
+    buf.extend_from_slice(&chunk[..n]);
     Ok(())
 }

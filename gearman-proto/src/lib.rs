@@ -1,48 +1,4 @@
-//! `gearman-proto` is the wire layer of the Gearman crate family: a zero-copy codec for every
-//! packet type of the binary protocol and for the admin text protocol. It does no IO, keeps no
-//! clock and has no unsafe code; the client, worker and server crates build on it, and so can
-//! anyone who needs Gearman bytes without our runtimes.
-//!
-//! ```text
-//!  0       4        8        12
-//!  +-------+--------+--------+------------------------------------------+
-//!  | magic | type   | size   | payload: fields joined by NUL             |
-//!  | \0REQ | u32 BE | u32 BE | FUNC \0 UNIQ \0 DATA (last part opaque)  |
-//!  | \0RES |        |        |                                          |
-//!  +-------+--------+--------+------------------------------------------+
-//! ```
-//!
-//! Three layers, each usable alone:
-//! - **framing**: [`Decoder`] cuts [`Packet`]s out of a `BytesMut`, checking the header and a
-//!   size cap before anything else, and hands out every field as a slice of the packet;
-//!   [`PacketRef`] is the borrowed view; [`encode_fields`] writes packets from fields.
-//!   Numbers outside the type table survive framing.
-//! - **typed messages**: [`Request`] and [`Response`], with packet families folded into one
-//!   variant ([`Submit`] covers six SUBMIT_JOB types, [`WorkUpdate`] the WORK_* packets),
-//!   decimal fields parsed, and limited fields in validated newtypes ([`FunctionName`],
-//!   [`UniqueId`], [`JobHandle`], [`ClientId`], [`OptionName`]).
-//! - **admin text**: [`admin`] commands and replies in gearmand 1.1.20's formats.
-//!
-//! ```
-//! use bytes::BytesMut;
-//! use gearman_proto::{Decoder, FunctionName, Priority, Request, Submit, UniqueId};
-//!
-//! let submit = Request::Submit(Submit {
-//!     function: FunctionName::try_from("reverse")?,
-//!     unique: UniqueId::try_from("u1")?,
-//!     data: "hello".into(),
-//!     priority: Priority::High,
-//!     background: false,
-//! });
-//! let mut wire = BytesMut::new();
-//! submit.encode(&mut wire)?;
-//! let packet = Decoder::new().decode(&mut wire)?.expect("a whole packet");
-//! assert_eq!(Request::try_from(packet)?, submit);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! With the `tokio-codec` feature, [`codec::GearmanCodec`] adapts all of this to
-//! `tokio_util::codec`.
+#![doc = include_str!("../README.md")]
 
 pub mod admin;
 #[cfg(feature = "tokio-codec")]

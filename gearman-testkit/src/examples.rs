@@ -5,6 +5,8 @@
 //! runs the crate's integration tests; [`run_example`] finds the binary there and runs it with the
 //! server's address in `GEARMAN_SERVER` (the convention every example follows: read
 //! `GEARMAN_SERVER`, default `127.0.0.1:4730`), a deadline, and its output captured.
+//! [`run_standalone_example`] runs one that needs no server (it starts its own, say) with
+//! `GEARMAN_SERVER` unset.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -43,15 +45,33 @@ fn examples_dir() -> PathBuf {
 /// When the example binary is not there (it is built by `cargo test` of its crate) or cannot be
 /// started.
 pub fn run_example(name: &str, server: &str, args: &[&str], deadline: Duration) -> ExampleRun {
+    run(name, Some(server), args, deadline)
+}
+
+/// Runs example `name` of the crate under test with `args` and without `GEARMAN_SERVER`, killing
+/// it after `deadline`: for examples that need no external server.
+///
+/// # Panics
+/// As [`run_example`].
+pub fn run_standalone_example(name: &str, args: &[&str], deadline: Duration) -> ExampleRun {
+    run(name, None, args, deadline)
+}
+
+fn run(name: &str, server: Option<&str>, args: &[&str], deadline: Duration) -> ExampleRun {
     let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    build(name);
     assert!(
         path.is_file(),
         "example {name} not built at {} (cargo test builds a crate's examples)",
         path.display()
     );
-    let mut child = Command::new(&path)
+    let mut command = Command::new(&path);
+    match server {
+        Some(server) => command.env("GEARMAN_SERVER", server),
+        None => command.env_remove("GEARMAN_SERVER"),
+    };
+    let mut child = command
         .args(args)
-        .env("GEARMAN_SERVER", server)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -80,6 +100,32 @@ pub fn run_example(name: &str, server: &str, args: &[&str], deadline: Duration) 
         stdout: join(stdout),
         stderr: join(stderr),
     }
+}
+
+/// Brings the example up to date (cargo builds examples only for an unfiltered `cargo test`):
+/// `cargo build --example NAME` of the package under test, in the same profile and target
+/// directory. Skipped outside cargo (no `CARGO` or `CARGO_PKG_NAME` in the environment).
+fn build(name: &str) {
+    let (Some(cargo), Ok(package)) = (std::env::var_os("CARGO"), std::env::var("CARGO_PKG_NAME"))
+    else {
+        return;
+    };
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--all-features",
+            "-p",
+            &package,
+            "--example",
+            name,
+        ])
+        .stdin(Stdio::null())
+        .status();
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()),
+        "cargo build --example {name} failed: {status:?}"
+    );
 }
 
 fn read_all(mut from: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {

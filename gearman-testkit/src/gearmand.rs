@@ -11,14 +11,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const PROBE_INTERVAL: Duration = Duration::from_millis(20);
 const PORT_ATTEMPTS: usize = 5;
 
-/// Whether CI demands gearmand: `GEARMAN_REQUIRE_GEARMAND` is `1` or `true`.
-pub fn required() -> bool {
-    matches!(
-        std::env::var("GEARMAN_REQUIRE_GEARMAND").as_deref(),
-        Ok("1") | Ok("true")
-    )
-}
-
 /// The gearmand binary: `$GEARMAND`, else `gearmand` on `PATH`, else `/usr/sbin/gearmand`.
 pub fn find_gearmand() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("GEARMAND") {
@@ -34,18 +26,18 @@ pub fn find_gearmand() -> Option<PathBuf> {
 }
 
 /// Starts a default gearmand for `test`, or, where none is installed and CI does not demand one,
-/// prints a loud notice and returns `None`.
+/// says so with a visible [`skip`](crate::skip) notice and returns `None`.
 ///
 /// # Panics
-/// When gearmand is missing and [`required`] is true, or when it is installed but fails to start.
+/// When gearmand is missing and [`required`](crate::required) is true, or when it is installed
+/// but fails to start.
 pub fn gearmand_or_skip(test: &str) -> Option<Gearmand> {
     match Gearmand::start() {
         Ok(g) => Some(g),
-        Err(TestkitError::NotInstalled) if !required() => {
-            eprintln!(
-                "\n*** SKIPPED {test}: gearmand is not installed \
-                 (apt-get install -y gearman-job-server). CI sets GEARMAN_REQUIRE_GEARMAND=1 \
-                 and fails here instead. ***\n"
+        Err(TestkitError::NotInstalled) => {
+            crate::skip(
+                test,
+                "gearmand is not installed (apt-get install -y gearman-job-server, or set GEARMAND)",
             );
             None
         }

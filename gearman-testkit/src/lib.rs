@@ -2,8 +2,11 @@
 //!
 //! [`Gearmand`] starts the real job server from Debian's `gearman-job-server` on 127.0.0.1 at a
 //! free port, waits until it answers an ECHO, and stops it on drop. Where gearmand is missing,
-//! [`gearmand_or_skip`] says so loudly and lets the test pass, unless `GEARMAN_REQUIRE_GEARMAND=1`
-//! (set by CI) is in the environment: then a missing gearmand fails the test.
+//! [`gearmand_or_skip`] says so with a visible notice and lets the test pass, unless
+//! `GEARMAN_REQUIRE_GEARMAND=1` (set by CI) is in the environment: then a missing gearmand fails
+//! the test. Every other missing peer (Debian's gearman tools, python `gear`) goes through
+//! [`skip`] the same way, which writes past libtest's output capture so the skip shows in a
+//! normal `cargo test` run.
 //!
 //! [`TestServer`] is the one fixture for both servers: gearmand, or gearman-server in a thread of
 //! its own, with the same `addr`/`kill`/`restart`. [`on_both_servers!`] turns a scenario
@@ -13,12 +16,14 @@ mod examples;
 mod gearmand;
 mod raw;
 mod server;
+mod skip;
 mod wait;
 
-pub use examples::{run_example, ExampleRun};
-pub use gearmand::{find_gearmand, gearmand_or_skip, required, Gearmand, GearmandBuilder};
+pub use examples::{run_example, run_standalone_example, ExampleRun};
+pub use gearmand::{find_gearmand, gearmand_or_skip, Gearmand, GearmandBuilder};
 pub use raw::{raw_packet, read_packet, RawPacket};
 pub use server::{Embedded, ServerKind, TestServer};
+pub use skip::{required, skip};
 pub use wait::{eventually, until};
 
 /// Why a gearmand could not be provided.

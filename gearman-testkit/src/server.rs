@@ -59,13 +59,15 @@ enum Inner {
 
 impl TestServer {
     /// Starts a server of `kind`. For gearmand this is [`gearmand_or_skip`]: `None` (after a
-    /// loud notice) where it is not installed and CI does not demand it.
+    /// visible skip notice) where it is not installed and CI does not demand it.
     ///
     /// # Panics
     /// When the server cannot start (or gearmand is missing and required).
     pub fn start_or_skip(kind: ServerKind, test: &str) -> Option<Self> {
         let inner = match kind {
-            ServerKind::Gearmand => Inner::Gearmand(gearmand_or_skip(test)?),
+            ServerKind::Gearmand => {
+                Inner::Gearmand(gearmand_or_skip(&format!("{test} (gearmand)"))?)
+            }
             ServerKind::GearmanServer => Inner::Embedded(
                 Embedded::start(ServerConfig::default(), None)
                     .unwrap_or_else(|e| panic!("{test}: gearman-server did not start: {e}")),

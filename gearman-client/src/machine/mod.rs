@@ -360,13 +360,15 @@ impl ClientMachine {
         if !self.out_of_step && self.creating.front().is_some_and(|c| c.deadline <= now) {
             // JOB_CREATED may still come, for this or any earlier-sent submission: from here on
             // nothing can be matched. Fail this one; the driver closes, failing the rest.
+            // It was sent and never acknowledged: the job may exist (a frozen server may still
+            // run it), so it is Ambiguous, not TimedOut.
             self.out_of_step = true;
             if let Some(c) = self.creating.pop_front() {
                 for id in std::iter::once(c.id).chain(c.followers) {
                     self.forget_deadline(id);
                     self.emit(Event::Failed {
                         id,
-                        failure: Failure::TimedOut,
+                        failure: Failure::Ambiguous,
                     });
                 }
                 if let Some(key) = c.key {
@@ -386,14 +388,22 @@ impl ClientMachine {
                 break;
             }
             self.job_deadlines.pop_first();
-            self.emit(Event::Failed {
-                id,
-                failure: Failure::TimedOut,
-            });
             match self.deadline_of.remove(&id) {
-                Some((_, Some(handle))) => self.unsubscribe_from(&handle, id),
-                // Still waiting for JOB_CREATED: keep its place in the order, mute it.
+                Some((_, Some(handle))) => {
+                    // Acknowledged: the job exists and goes on at the server.
+                    self.emit(Event::Failed {
+                        id,
+                        failure: Failure::TimedOut,
+                    });
+                    self.unsubscribe_from(&handle, id);
+                }
+                // Still waiting for JOB_CREATED: sent (or about to be, behind the option
+                // answer), so the job may exist. Keep its place in the order, mute it.
                 _ => {
+                    self.emit(Event::Failed {
+                        id,
+                        failure: Failure::Ambiguous,
+                    });
                     self.dropped.insert(id);
                 }
             }

@@ -319,7 +319,7 @@ fn unacknowledged_submission_puts_the_connection_out_of_step() {
         vec![
             Event::Failed {
                 id: a,
-                failure: Failure::TimedOut
+                failure: Failure::Ambiguous
             },
             Event::OutOfStep
         ]
@@ -545,4 +545,27 @@ fn reduce_jobs_use_the_four_field_form() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].packet_type(), PacketType::SUBMIT_REDUCE_JOB);
     assert_eq!(&out[0].to_bytes().unwrap()[12..], b"f\0u\0r\0\0d");
+}
+
+#[test]
+fn a_deadline_before_the_acknowledgement_is_ambiguous() {
+    let now = Instant::now();
+    let mut m = ready(now);
+    let mut j = fg("");
+    j.deadline = Some(now + Duration::from_secs(1));
+    let a = m.submit(now, j);
+    m.handle_timeout(now + Duration::from_secs(1));
+    assert_eq!(
+        events(&mut m),
+        vec![Event::Failed {
+            id: a,
+            failure: Failure::Ambiguous
+        }]
+    );
+    // The late JOB_CREATED and the job's end say nothing more to the caller.
+    m.handle_response(now, Response::JobCreated(h("H:1")))
+        .unwrap();
+    m.handle_response(now, work("H:1", "complete")).unwrap();
+    assert_eq!(events(&mut m), vec![]);
+    assert!(m.is_usable());
 }

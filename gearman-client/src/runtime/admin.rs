@@ -15,7 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdminClientError {
-    /// Connecting, writing or reading failed.
+    /// The server could not be reached (refused, timed out, ...): nothing was sent.
+    #[error(transparent)]
+    Connect(#[from] gearman_io::ConnectError),
+    /// Writing or reading failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     /// The whole command took longer than the deadline.
@@ -66,7 +69,9 @@ impl AdminClient {
             timeout: self.timeout,
             keepalive: None,
         };
-        let mut stream = gearman_io::connect(&self.addr, &options).await?;
+        let mut stream = gearman_io::connect(&self.addr, &options)
+            .await
+            .map_err(|e| gearman_io::ConnectError::from_io(&self.addr, &e))?;
         let mut line = Vec::new();
         cmd.encode(&mut line)?;
         stream.write_all(&line).await?;

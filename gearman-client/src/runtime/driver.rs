@@ -6,23 +6,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use gearman_io::{sleep_until, ConnectOptions, ReconnectOptions};
-use gearman_proto::{ClientId, Decoder, JobHandle, UniqueId};
+use gearman_io::{sleep_until, Closed, ConnectionOptions, ResponseReader, ServerStates, Session};
+use gearman_proto::{ClientId, JobHandle, UniqueId};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 use crate::event::{Event, RequestId};
 use crate::machine::{ClientConfig, ClientMachine, NewJob};
 
 /// Socket-level settings.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct DriverConfig {
-    pub(crate) connect: ConnectOptions,
-    pub(crate) reconnect: ReconnectOptions,
-}
+pub(crate) type DriverConfig = ConnectionOptions;
 
 /// A request from the [`Client`](super::Client) handle.
 #[derive(Debug)]
@@ -43,16 +39,41 @@ pub(crate) enum Command {
         data: Bytes,
         reply: mpsc::Sender<Event>,
     },
+    /// Many jobs at once, their events (creation and ending, no progress) tagged with their
+    /// place in the batch on one channel.
+    Batch {
+        jobs: Vec<(usize, NewJob)>,
+        events: mpsc::UnboundedSender<(usize, Event)>,
+    },
+}
+
+/// Where a request's events go.
+enum Target {
+    /// A stream of its own.
+    Stream(mpsc::Sender<Event>),
+    /// A batch's shared channel, under this index; progress is not reported.
+    Batch(mpsc::UnboundedSender<(usize, Event)>, usize),
 }
 
 /// Where a request's events go, and whether its creation is its end (background jobs).
 struct Sink {
-    events: mpsc::Sender<Event>,
+    target: Target,
     ends_at_creation: bool,
+}
+
+impl Sink {
+    fn stream(events: mpsc::Sender<Event>) -> Self {
+        Self {
+            target: Target::Stream(events),
+            ends_at_creation: false,
+        }
+    }
 }
 
 pub(crate) struct Driver {
     addr: String,
+    slot: usize,
+    states: Arc<ServerStates>,
     machine: ClientMachine,
     config: DriverConfig,
     commands: mpsc::Receiver<Command>,
@@ -64,25 +85,12 @@ fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
-#[derive(Debug, thiserror::Error)]
-enum Closed {
-    #[error("closed by the server")]
-    ByServer,
-    #[error("io: {0}")]
-    Io(std::io::Error),
-    #[error("protocol: {0}")]
-    Protocol(String),
-    #[error("a submission went unacknowledged: replies can no longer be matched")]
-    OutOfStep,
-    #[error("no answer to the heartbeat")]
-    HeartbeatTimeout,
-    #[error("the client was dropped")]
-    Finished,
-}
-
 impl Driver {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         addr: String,
+        slot: usize,
+        states: Arc<ServerStates>,
         machine: ClientConfig,
         client_id: Option<ClientId>,
         config: DriverConfig,
@@ -93,6 +101,8 @@ impl Driver {
         machine.set_client_id(client_id);
         Self {
             addr,
+            slot,
+            states,
             machine,
             config,
             commands,
@@ -102,33 +112,13 @@ impl Driver {
     }
 
     pub(crate) async fn run(mut self) {
-        let mut backoff = self.config.reconnect.backoff(&self.addr);
-        loop {
-            match gearman_io::connect(&self.addr, &self.config.connect).await {
-                Ok(stream) => {
-                    backoff.reset();
-                    match self.serve(stream).await {
-                        Closed::Finished => return,
-                        other => warn!(server = %self.addr, reason = %other, "connection lost"),
-                    }
-                }
-                Err(e) => debug!(server = %self.addr, error = %e, "connect failed"),
-            }
-            // While down, requests that reach this driver are refused at once (NotSent), so the
-            // client can try another server.
-            let pause = tokio::time::sleep(backoff.next_delay());
-            tokio::pin!(pause);
-            loop {
-                tokio::select! {
-                    _ = &mut pause => break,
-                    cmd = self.commands.recv() => match cmd {
-                        Some(cmd) => self.on_command(cmd),
-                        None => return,
-                    },
-                }
-                self.route_events();
-            }
-        }
+        let (addr, options, states, slot) = (
+            self.addr.clone(),
+            self.config.clone(),
+            self.states.clone(),
+            self.slot,
+        );
+        gearman_io::run_session(&mut self, &addr, &options, &states, slot).await;
     }
 
     fn on_command(&mut self, cmd: Command) {
@@ -139,40 +129,37 @@ impl Driver {
                 self.sinks.insert(
                     id,
                     Sink {
-                        events,
+                        target: Target::Stream(events),
                         ends_at_creation,
                     },
                 );
             }
             Command::Status { handle, reply } => {
                 let id = self.machine.get_status(now(), handle);
-                self.sinks.insert(
-                    id,
-                    Sink {
-                        events: reply,
-                        ends_at_creation: false,
-                    },
-                );
+                self.sinks.insert(id, Sink::stream(reply));
             }
             Command::StatusUnique { unique, reply } => {
                 let id = self.machine.get_status_unique(now(), unique);
-                self.sinks.insert(
-                    id,
-                    Sink {
-                        events: reply,
-                        ends_at_creation: false,
-                    },
-                );
+                self.sinks.insert(id, Sink::stream(reply));
             }
             Command::Echo { data, reply } => {
                 let id = self.machine.echo(now(), data);
-                self.sinks.insert(
-                    id,
-                    Sink {
-                        events: reply,
-                        ends_at_creation: false,
-                    },
-                );
+                self.sinks.insert(id, Sink::stream(reply));
+            }
+            Command::Batch { jobs, events } => {
+                let at = now();
+                self.sinks.reserve(jobs.len());
+                for (index, job) in jobs {
+                    let ends_at_creation = !job.kind.is_foreground();
+                    let id = self.machine.submit(at, job);
+                    self.sinks.insert(
+                        id,
+                        Sink {
+                            target: Target::Batch(events.clone(), index),
+                            ends_at_creation,
+                        },
+                    );
+                }
             }
         }
     }
@@ -207,8 +194,14 @@ impl Driver {
             let last = last || (sink.ends_at_creation && matches!(event, Event::Created { .. }));
             // Never wait on one reader (another job's stream may be what its caller waits
             // for): a stream dropped, or so far behind that its buffer is full, is cut off and
-            // unsubscribed; its reader then sees `Failure::Abandoned`.
-            if sink.events.try_send(event).is_err() {
+            // unsubscribed; its reader then sees `Failure::Abandoned`. A batch holds at most two
+            // events per job (no progress), so its channel needs no bound.
+            let delivered = match &sink.target {
+                Target::Stream(tx) => tx.try_send(event).is_ok(),
+                Target::Batch(_, _) if matches!(event, Event::Progress { .. }) => true,
+                Target::Batch(tx, index) => tx.send((*index, event)).is_ok(),
+            };
+            if !delivered {
                 self.machine.unsubscribe(id);
                 self.sinks.remove(&id);
                 continue;
@@ -220,14 +213,12 @@ impl Driver {
         closed
     }
 
-    async fn serve(&mut self, stream: TcpStream) -> Closed {
+    async fn serve_connection(&mut self, stream: TcpStream) -> Closed {
         let (mut rd, mut wr) = stream.into_split();
-        let decoder = Decoder::new();
+        let mut reader = ResponseReader::new();
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
-        self.machine.handle_connected(now());
-        self.up.store(true, Ordering::Relaxed);
-        info!(server = %self.addr, "connected");
+        tracing::info!(server = %self.addr, "connected");
         let closed = loop {
             if let Some(closed) = self.route_events() {
                 break closed;
@@ -241,7 +232,7 @@ impl Driver {
                 read = rd.read_buf(&mut rbuf) => match read {
                     Ok(0) => break Closed::ByServer,
                     Ok(_) => {
-                        if let Err(e) = self.on_bytes(&decoder, &mut rbuf) {
+                        if let Err(e) = self.on_bytes(&mut reader, &mut rbuf) {
                             break e;
                         }
                     }
@@ -266,14 +257,40 @@ impl Driver {
         closed
     }
 
-    fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
-        while let Some(response) =
-            gearman_io::next_response(decoder, rbuf).map_err(Closed::Protocol)?
-        {
+    fn on_bytes(&mut self, reader: &mut ResponseReader, rbuf: &mut BytesMut) -> Result<(), Closed> {
+        while let Some(response) = reader.next(rbuf)? {
             self.machine
                 .handle_response(now(), response)
                 .map_err(|e| Closed::Protocol(e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+impl Session for Driver {
+    fn connected(&mut self) {
+        self.machine.handle_connected(now());
+        self.up.store(true, Ordering::Relaxed);
+    }
+
+    async fn serve(&mut self, stream: TcpStream) -> Closed {
+        self.serve_connection(stream).await
+    }
+
+    /// While down, requests that reach this driver are refused at once (NotSent), so the
+    /// client can try another server.
+    async fn pause(&mut self, delay: std::time::Duration) -> bool {
+        let pause = tokio::time::sleep(delay);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                _ = &mut pause => return true,
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => return false,
+                },
+            }
+            self.route_events();
+        }
     }
 }

@@ -3,7 +3,7 @@
 use gearman_proto::{JobHandle, WorkUpdate};
 use tokio::sync::mpsc;
 
-use super::Error;
+use super::ClientError as Error;
 use crate::event::{Event, Failure, JobOutcome};
 
 /// What happens to a job, in order: `Created`, any `Progress`, then `Done` or `Failed`.

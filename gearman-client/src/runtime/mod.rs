@@ -1,11 +1,20 @@
 //! The tokio runtime: a cloneable [`Client`] over one driver task per server.
 
 mod admin;
+mod batch;
+mod builder;
 mod driver;
+mod error;
 mod job;
+mod payload;
+mod request;
 
 pub use admin::{AdminClient, AdminClientError};
+pub use builder::ClientBuilder;
+pub use error::{ClientError, Error};
 pub use job::{JobEvent, JobStream};
+pub use payload::Payload;
+pub use request::Job;
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,38 +22,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gearman_proto::{
-    ClientId, FunctionName, JobHandle, JobStatus, Priority, UniqueId, UniqueStatus,
-};
+use gearman_io::{ServerState, ServerStates, Unreachable};
+use gearman_proto::{JobHandle, JobStatus, UniqueId, UniqueStatus};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::event::{Event, Failure, JobOutcome};
-use crate::machine::{ClientConfig, JobKind, NewJob};
-use driver::{Command, Driver, DriverConfig};
-
-/// Why a client call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The request did not get its answer (see [`Failure`] for what is known of the job).
-    #[error(transparent)]
-    Failed(#[from] Failure),
-    /// No server is connected.
-    #[error("no server is connected")]
-    NoServer,
-    /// The job ended with WORK_FAIL.
-    #[error("the job failed")]
-    JobFailed,
-    /// The job ended with WORK_EXCEPTION.
-    #[error("the job raised an exception")]
-    JobException(Bytes),
-    /// The client was shut down.
-    #[error("the client is closed")]
-    Closed,
-    /// Started outside a tokio runtime.
-    #[error("a client must be started inside a tokio runtime")]
-    NoRuntime,
-}
+use driver::Command;
 
 /// Events a job's stream may hold unread before the client stops following the job.
 pub const STREAM_BUFFER: usize = 1024;
@@ -56,10 +40,18 @@ struct Server {
 
 struct Inner {
     servers: Vec<Server>,
+    states: Arc<ServerStates>,
     round_robin: AtomicUsize,
+    /// How long a call waits for the first connection (the connect timeout).
+    first_contact: Duration,
 }
 
 /// A Gearman client: cheap to clone, many requests in flight per connection.
+///
+/// [`spawn`](ClientBuilder::spawn) returns at once and connects in the background; a call made
+/// before any connection is up waits for the first one (up to the connect timeout or the call's
+/// own deadline), and fails with [`ClientError::Unreachable`], carrying each server's connect
+/// error, when none can be reached.
 ///
 /// Submissions go to a connected server: by a hash of the unique id when there is one (so that
 /// coalescing works across clients), otherwise in turn; a server that is down is skipped, and
@@ -73,177 +65,8 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("connected", &self.connected())
+            .field("servers", &self.inner.states.snapshot())
             .finish()
-    }
-}
-
-/// Options of a [`Client`].
-#[derive(Debug, Clone)]
-pub struct ClientBuilder {
-    servers: Vec<String>,
-    machine: ClientConfig,
-    driver: DriverConfig,
-    client_id: Option<ClientId>,
-    queue: usize,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        Self {
-            servers: Vec::new(),
-            machine: ClientConfig::default(),
-            driver: DriverConfig::default(),
-            client_id: None,
-            queue: 1024,
-        }
-    }
-}
-
-impl ClientBuilder {
-    /// Adds a job server, `host:port`.
-    pub fn server(mut self, addr: impl Into<String>) -> Self {
-        self.servers.push(addr.into());
-        self
-    }
-
-    /// How long JOB_CREATED, a status or an echo may take (default 10 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.machine.request_timeout = timeout;
-        self
-    }
-
-    /// Whether to ask for WORK_EXCEPTION packets (the `exceptions` option; default on).
-    pub fn exceptions(mut self, on: bool) -> Self {
-        self.machine.exceptions = on;
-        self
-    }
-
-    /// Send an ECHO after `after` of silence and drop the connection if no answer comes within
-    /// `timeout` (default 30 s and 10 s); `None` turns it off (python gear's server answers no
-    /// ECHO).
-    pub fn heartbeat(mut self, after: Option<Duration>, timeout: Duration) -> Self {
-        self.machine.heartbeat_after = after;
-        self.machine.heartbeat_timeout = timeout;
-        self
-    }
-
-    /// Names every connection with SET_CLIENT_ID.
-    pub fn client_id(mut self, id: ClientId) -> Self {
-        self.client_id = Some(id);
-        self
-    }
-
-    /// How many requests may wait for a connection's driver (default 1024); callers wait
-    /// beyond that.
-    pub fn queue(mut self, n: usize) -> Self {
-        self.queue = n.max(1);
-        self
-    }
-
-    /// Reconnect delays, doubling from `initial` to `max`, with jitter (default 100 ms to 2 s).
-    pub fn reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.driver.reconnect = gearman_io::ReconnectOptions { initial, max };
-        self
-    }
-
-    /// How long a connection attempt may take (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.driver.connect.timeout = timeout;
-        self
-    }
-
-    /// Starts one driver per server. Must be called inside a tokio runtime.
-    pub fn spawn(self) -> Result<Client, Error> {
-        if self.servers.is_empty() {
-            return Err(Error::NoServer);
-        }
-        let rt = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        let mut servers = Vec::new();
-        for addr in self.servers {
-            let (tx, rx) = mpsc::channel(self.queue);
-            let up = Arc::new(AtomicBool::new(false));
-            let driver = Driver::new(
-                addr,
-                self.machine.clone(),
-                self.client_id.clone(),
-                self.driver.clone(),
-                rx,
-                up.clone(),
-            );
-            rt.spawn(driver.run());
-            servers.push(Server { commands: tx, up });
-        }
-        Ok(Client {
-            inner: Arc::new(Inner {
-                servers,
-                round_robin: AtomicUsize::new(0),
-            }),
-        })
-    }
-}
-
-/// A job to submit, built step by step: `Job::new("f", data).unique("u").high()`.
-#[derive(Clone, Debug)]
-pub struct Job(NewJob);
-
-impl Job {
-    /// A foreground job at normal priority with an empty unique id.
-    pub fn new(function: FunctionName, data: impl Into<Bytes>) -> Self {
-        Self(NewJob {
-            function,
-            unique: UniqueId::empty(),
-            data: data.into(),
-            priority: Priority::Normal,
-            kind: JobKind::Foreground,
-            deadline: None,
-        })
-    }
-
-    /// The unique id (coalescing key, at most 63 bytes).
-    pub fn unique(mut self, unique: UniqueId) -> Self {
-        self.0.unique = unique;
-        self
-    }
-
-    /// A fresh random unique id (32 hex digits), as libgearman gives background jobs so that
-    /// persistent queues do not collide on empty ones.
-    pub fn generated_unique(mut self) -> Self {
-        self.0.unique = random_unique();
-        self
-    }
-
-    /// A map/reduce job with `reducer` (SUBMIT_REDUCE_JOB, or its background form).
-    pub fn reduce(mut self, reducer: FunctionName, background: bool) -> Self {
-        self.0.kind = JobKind::Reduce {
-            reducer,
-            background,
-        };
-        self
-    }
-
-    /// The priority.
-    pub fn priority(mut self, priority: Priority) -> Self {
-        self.0.priority = priority;
-        self
-    }
-
-    /// Background: only JOB_CREATED comes back.
-    pub fn background(mut self) -> Self {
-        self.0.kind = JobKind::Background;
-        self
-    }
-
-    /// Background, runnable at or after `unix_seconds`.
-    pub fn at(mut self, unix_seconds: u64) -> Self {
-        self.0.kind = JobKind::Epoch(unix_seconds);
-        self
-    }
-
-    /// Gives up waiting for the whole job after `timeout` (the job itself goes on).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.0.deadline = Some(std::time::Instant::now() + timeout);
-        self
     }
 }
 
@@ -262,6 +85,57 @@ impl Client {
             .count()
     }
 
+    /// Each server's connection: up, on its first attempt, or down with the reason.
+    pub fn servers(&self) -> Vec<ServerState> {
+        self.inner.states.snapshot()
+    }
+
+    /// Waits until a connection is up, at most `timeout`. Fails at once when every server has
+    /// failed an attempt, with each one's reason.
+    pub async fn ready(&self, timeout: Duration) -> Result<(), ClientError> {
+        if self.connected() > 0 {
+            return Ok(());
+        }
+        Ok(self
+            .inner
+            .states
+            .wait_usable(Instant::now() + timeout)
+            .await?)
+    }
+
+    /// Before the first request of a client with no connection up: wait for one, until the
+    /// connect timeout or `deadline`.
+    async fn first_contact(&self, deadline: Option<std::time::Instant>) -> Result<(), ClientError> {
+        if self.connected() > 0 {
+            return Ok(());
+        }
+        let mut until = Instant::now() + self.inner.first_contact;
+        if let Some(d) = deadline {
+            until = until.min(Instant::from_std(d));
+        }
+        Ok(self.inner.states.wait_usable(until).await?)
+    }
+
+    /// What a request that no server took ends in: each server's reason when none is up.
+    fn none_took_it(&self) -> ClientError {
+        let states = self.inner.states.snapshot();
+        if states.iter().any(ServerState::is_up) {
+            return ClientError::Failed(Failure::NotSent);
+        }
+        let servers = states
+            .into_iter()
+            .map(|s| match s.state {
+                gearman_io::ConnState::Down(e) => e,
+                _ => gearman_io::ConnectError {
+                    addr: s.addr,
+                    kind: std::io::ErrorKind::NotConnected,
+                    message: "not connected".into(),
+                },
+            })
+            .collect();
+        ClientError::Unreachable(Unreachable { servers })
+    }
+
     /// Server order for a request: by unique, else in turn; live servers first.
     fn order(&self, unique: &UniqueId) -> Vec<usize> {
         let n = self.inner.servers.len();
@@ -277,39 +151,50 @@ impl Client {
         order
     }
 
-    /// Submits a job; the stream reports its creation, progress and outcome.
-    pub async fn submit(&self, job: Job) -> Result<JobStream, Error> {
-        for i in self.order(&job.0.unique) {
+    /// Submits a job and waits for the server's acknowledgement (JOB_CREATED); the stream then
+    /// reports its progress and outcome. A background job's stream ends at its creation.
+    pub async fn submit(&self, job: Job) -> Result<JobStream, ClientError> {
+        let new = job.prepare(std::time::Instant::now())?;
+        self.first_contact(new.deadline).await?;
+        let background = !new.kind.is_foreground();
+        for i in self.order(&new.unique) {
             let server = &self.inner.servers[i];
             if !server.up.load(Ordering::Relaxed) {
                 continue;
             }
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let cmd = Command::Submit {
-                job: job.0.clone(),
+                job: new.clone(),
                 events: tx,
             };
-            if server.commands.send(cmd).await.is_err() {
+            let sent = match new.deadline {
+                Some(d) => tokio::time::timeout_at(Instant::from_std(d), server.commands.send(cmd))
+                    .await
+                    .unwrap_or(Ok(())),
+                None => server.commands.send(cmd).await,
+            };
+            if sent.is_err() {
                 continue;
             }
             let mut stream = JobStream::new(rx, i);
-            stream.set_background(!job.0.kind.is_foreground());
+            stream.set_background(background);
             // Wait for the acknowledgement; a request that never left may go elsewhere.
             match stream.created().await {
-                Err(Error::Failed(Failure::NotSent)) => continue,
+                Err(ClientError::Failed(Failure::NotSent)) => continue,
                 Err(e) => return Err(e),
                 Ok(_) => return Ok(stream),
             }
         }
-        Err(Error::NoServer)
+        Err(self.none_took_it())
     }
 
-    /// Sends one query to server `i` (or the first live one) and waits for its single answer.
+    /// Sends one query to the first live server of `servers` and waits for its single answer.
     async fn query(
         &self,
         servers: Vec<usize>,
         make: impl Fn(mpsc::Sender<Event>) -> Command,
-    ) -> Result<Event, Error> {
+    ) -> Result<Event, ClientError> {
+        self.first_contact(None).await?;
         for i in servers {
             let server = &self.inner.servers[i];
             if !server.up.load(Ordering::Relaxed) {
@@ -324,19 +209,19 @@ impl Client {
                     failure: Failure::NotSent,
                     ..
                 }) => continue,
-                Some(Event::Failed { failure, .. }) => return Err(Error::Failed(failure)),
+                Some(Event::Failed { failure, .. }) => return Err(ClientError::Failed(failure)),
                 Some(event) => return Ok(event),
-                None => return Err(Error::Closed),
+                None => return Err(ClientError::Closed),
             }
         }
-        Err(Error::NoServer)
+        Err(self.none_took_it())
     }
 
     /// The status of a job (GET_STATUS) on the server that created it
     /// ([`JobStream::server`]).
-    pub async fn status(&self, server: usize, handle: JobHandle) -> Result<JobStatus, Error> {
+    pub async fn status(&self, server: usize, handle: JobHandle) -> Result<JobStatus, ClientError> {
         if server >= self.inner.servers.len() {
-            return Err(Error::NoServer);
+            return Err(ClientError::NoServer);
         }
         let event = self
             .query(vec![server], |reply| Command::Status {
@@ -346,13 +231,23 @@ impl Client {
             .await?;
         match event {
             Event::Status { status, .. } => Ok(status),
-            _ => Err(Error::Closed),
+            _ => Err(ClientError::Closed),
         }
     }
 
     /// The status of a job by unique id (GET_STATUS_UNIQUE), asked of the server that
     /// submissions with this unique go to.
-    pub async fn status_unique(&self, unique: UniqueId) -> Result<UniqueStatus, Error> {
+    pub async fn status_unique<U>(&self, unique: U) -> Result<UniqueStatus, ClientError>
+    where
+        U: TryInto<UniqueId>,
+        U::Error: std::fmt::Display,
+    {
+        let unique: UniqueId = unique
+            .try_into()
+            .map_err(|e| ClientError::InvalidArgument {
+                what: "unique id",
+                reason: e.to_string(),
+            })?;
         let order = self.order(&unique);
         let event = self
             .query(order, |reply| Command::StatusUnique {
@@ -362,13 +257,13 @@ impl Client {
             .await?;
         match event {
             Event::UniqueStatus { status, .. } => Ok(status),
-            _ => Err(Error::Closed),
+            _ => Err(ClientError::Closed),
         }
     }
 
     /// Sends ECHO_REQ to a live server and returns what came back.
-    pub async fn echo(&self, data: impl Into<Bytes>) -> Result<Bytes, Error> {
-        let data = data.into();
+    pub async fn echo(&self, data: impl Into<Payload>) -> Result<Bytes, ClientError> {
+        let data = data.into().into_bytes();
         let order = self.order(&UniqueId::empty());
         let event = self
             .query(order, |reply| Command::Echo {
@@ -378,18 +273,21 @@ impl Client {
             .await?;
         match event {
             Event::Echo { data, .. } => Ok(data),
-            _ => Err(Error::Closed),
+            _ => Err(ClientError::Closed),
         }
     }
 
     /// Like [`call`](Self::call), but submits again, up to `attempts` times in all, when the
     /// outcome is unknown (the submission was not acknowledged, or the connection dropped while
-    /// the job ran). Opt-in, because the job may then run more than once.
-    pub async fn call_resubmitting(&self, job: Job, attempts: usize) -> Result<Bytes, Error> {
-        let mut last = Error::NoServer;
+    /// the job ran). Opt-in, because the job may then run more than once. Each attempt gets
+    /// the job's whole [`timeout`](Job::timeout).
+    pub async fn call_resubmitting(&self, job: Job, attempts: usize) -> Result<Bytes, ClientError> {
+        let mut last = ClientError::NoServer;
         for _ in 0..attempts.max(1) {
             match self.call(job.clone()).await {
-                Err(e @ Error::Failed(Failure::Ambiguous | Failure::Disconnected)) => last = e,
+                Err(e @ ClientError::Failed(Failure::Ambiguous | Failure::Disconnected)) => {
+                    last = e
+                }
                 other => return other,
             }
         }
@@ -397,20 +295,11 @@ impl Client {
     }
 
     /// Runs a foreground job to its end and returns its result.
-    pub async fn call(&self, job: Job) -> Result<Bytes, Error> {
+    pub async fn call(&self, job: Job) -> Result<Bytes, ClientError> {
         match self.submit(job).await?.outcome().await? {
             JobOutcome::Complete(data) => Ok(data),
-            JobOutcome::Fail => Err(Error::JobFailed),
-            JobOutcome::Exception(data) => Err(Error::JobException(data)),
+            JobOutcome::Fail => Err(ClientError::JobFailed),
+            JobOutcome::Exception(data) => Err(ClientError::JobException(data)),
         }
     }
-}
-
-/// 128 random bits as 32 hex digits, from the standard library's randomly keyed hasher.
-fn random_unique() -> UniqueId {
-    use std::hash::BuildHasher;
-    let state = std::collections::hash_map::RandomState::new();
-    let a = state.hash_one(std::time::SystemTime::now());
-    let b = state.hash_one(a);
-    UniqueId::try_from(format!("{a:016x}{b:016x}")).unwrap_or_else(|_| UniqueId::empty())
 }

@@ -271,8 +271,11 @@ impl Driver {
     }
 
     fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
-        while let Some(response) =
-            gearman_io::next_response(decoder, rbuf).map_err(Closed::Protocol)?
+        let mut reader = gearman_io::ResponseReader::new();
+        let _ = decoder;
+        while let Some(response) = reader
+            .next(rbuf)
+            .map_err(|e| Closed::Protocol(e.to_string()))?
         {
             self.machine
                 .handle_response(now(), response)
