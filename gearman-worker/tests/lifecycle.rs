@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::WAIT;
 use gearman_proto::admin::{AdminCommand, AdminReply};
 use gearman_testkit::{until, ServerKind, TestServer};
-use gearman_worker::{FailureStage, Worker, WorkerError};
+use gearman_worker::{ConnState, Worker, WorkerError};
 
 fn echo_worker(servers: &[String]) -> gearman_worker::WorkerBuilder {
     let mut b =
@@ -127,7 +127,7 @@ impl std::io::Write for Log {
 /// The worker's drivers run on this (current-thread) runtime, so the thread's default
 /// subscriber sees their logs.
 #[tokio::test]
-async fn a_server_that_is_down_is_warned_once_per_outage_and_shown_by_servers() {
+async fn a_server_that_is_down_is_warned_once_per_outage_and_shown_by_servers_and_ready() {
     use tracing_subscriber::util::SubscriberInitExt;
 
     let Some(mut g) = TestServer::start_or_skip(ServerKind::GearmanServer, "down") else {
@@ -149,43 +149,49 @@ async fn a_server_that_is_down_is_warned_once_per_outage_and_shown_by_servers() 
         .spawn()
         .unwrap();
 
-    let err = worker.ready(Duration::from_millis(500)).await.unwrap_err();
-    let WorkerError::NotConnected { last_errors, .. } = &err else {
+    // Every server has failed an attempt: ready says why at once.
+    let err = worker.ready(WAIT).await.unwrap_err();
+    let WorkerError::Unreachable(unreachable) = &err else {
         panic!("{err}")
     };
-    assert!(last_errors.to_lowercase().contains("refused"), "{err}");
+    assert_eq!(unreachable.servers.len(), 1);
+    assert_eq!(unreachable.servers[0].addr, g.addr().to_string());
+    assert_eq!(unreachable.servers[0].kind, ErrorKind::ConnectionRefused);
     let state = &worker.servers()[0];
-    assert_eq!(state.address, g.addr().to_string());
-    assert_eq!((state.connections, state.connected), (1, 0));
-    let failure = state.last_error.as_ref().expect("the failure is shown");
-    assert_eq!(failure.stage, FailureStage::Connect);
-    assert_eq!(failure.kind, Some(ErrorKind::ConnectionRefused));
-    // Many attempts in 500 ms, one warning; the repeats are at debug.
-    let warned = log.lines_with("cannot connect");
+    let ConnState::Down(e) = &state.state else {
+        panic!("{state:?}")
+    };
+    assert_eq!(e.kind, ErrorKind::ConnectionRefused);
+    // Attempts every 10-20 ms: the repeats are at debug, the warning came once.
+    until("repeated attempts", WAIT, || async {
+        log.lines_with("still not connected").len() >= 5
+    })
+    .await;
+    let warned = log.lines_with("not connected; retrying");
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(warned[0].contains("WARN") && warned[0].to_lowercase().contains("refused"));
-    assert!(!log.lines_with("connect failed again").is_empty());
 
     g.restart().unwrap();
-    worker.ready(WAIT).await.unwrap();
-    let state = &worker.servers()[0];
-    assert!(state.is_connected());
-    assert!(
-        state.since >= failure.at,
-        "since is when the connection came up"
-    );
+    until("the connection", WAIT, || async {
+        worker.ready(Duration::from_millis(50)).await.is_ok()
+    })
+    .await;
+    let up = worker.servers()[0].clone();
+    assert!(up.is_up(), "{up:?}");
 
-    // A new outage warns again.
+    // A new outage warns again: the loss, then the refused reconnects (a new reason).
     g.kill();
     until("the loss is seen", WAIT, || async {
-        !worker.servers()[0].is_connected()
+        !worker.servers()[0].is_up()
     })
     .await;
-    until("a second warning", WAIT, || async {
-        log.lines_with("cannot connect").len() == 2
+    until("the warnings of the second outage", WAIT, || async {
+        let warned = log.lines_with("not connected; retrying");
+        warned.len() == 3
+            && warned[1].contains("connection lost")
+            && warned[2].to_lowercase().contains("refused")
     })
     .await;
-    assert_eq!(log.lines_with("connection lost").len(), 1);
     worker.shutdown(WAIT).await.unwrap();
     worker.join().await;
 }

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gearman_io::ServerStates;
 use gearman_proto::{ClientId, FunctionName, GrabKind};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::driver::{Driver, RuntimeConfig};
 use super::name::{IntoName, InvalidName};
-use super::state::ServerStatus;
 use super::{Handler, Handlers, JobHandler, Phase, Shared, SharedHandler, Worker};
 use crate::function_set::{FunctionSet, Timeout};
 use crate::machine::MachineConfig;
@@ -247,16 +247,18 @@ impl WorkerBuilder {
             return Err(BuildError::NoServer);
         }
         let rt = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
-        let servers: Vec<_> = self
+        // One state slot per connection, in the order the drivers are made below.
+        let slots: Vec<&String> = self
             .servers
             .iter()
-            .map(|addr| Arc::new(ServerStatus::new(addr.clone(), self.connections_per_server)))
+            .flat_map(|addr| std::iter::repeat_n(addr, self.connections_per_server))
             .collect();
+        let states = Arc::new(ServerStates::new(&slots));
         let handlers = Handlers {
             by_function: self.handlers,
             fallback: self.fallback,
         };
-        let shared = Arc::new(Shared::new(handlers, servers.clone()));
+        let shared = Arc::new(Shared::new(handlers, states.clone()));
         let (functions, _) = watch::channel(self.functions);
         let (phase, _) = watch::channel(Phase::Running);
         let permits = Arc::new(Semaphore::new(self.concurrency));
@@ -269,21 +271,22 @@ impl WorkerBuilder {
         };
         let runtime = Arc::new(self.runtime);
         let mut tasks = JoinSet::new();
-        for server in &servers {
-            for i in 0..self.connections_per_server {
-                let client_id = connection_id(&self.connection_ids, self.client_id.as_ref(), i);
-                let driver = Driver::new(
-                    server.clone(),
-                    client_id,
-                    machine.clone(),
-                    runtime.clone(),
-                    shared.clone(),
-                    functions.subscribe(),
-                    phase.subscribe(),
-                    permits.clone(),
-                );
-                tasks.spawn_on(driver.run(), &rt);
-            }
+        for (slot, addr) in slots.iter().enumerate() {
+            // Connection i of its server: the same id on every server.
+            let i = slot % self.connections_per_server;
+            let client_id = connection_id(&self.connection_ids, self.client_id.as_ref(), i);
+            let driver = Driver::new(
+                (*addr).clone(),
+                (states.clone(), slot),
+                client_id,
+                machine.clone(),
+                runtime.clone(),
+                shared.clone(),
+                functions.subscribe(),
+                phase.subscribe(),
+                permits.clone(),
+            );
+            tasks.spawn_on(driver.run(), &rt);
         }
         Ok(Worker {
             shared,

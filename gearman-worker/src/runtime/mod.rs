@@ -4,14 +4,15 @@ mod builder;
 mod driver;
 mod handler;
 mod name;
-mod state;
 
 pub use builder::{BuildError, WorkerBuilder};
+/// Connection state, shared with gearman-client (the same types, so a program using both
+/// names them once).
+pub use gearman_io::{ConnState, ConnectError, ServerState, Unreachable};
 pub use handler::{
     BoxFuture, Handler, Job, JobError, JobGone, JobHandler, JobResult, SharedHandler,
 };
 pub use name::{IntoName, InvalidName};
-pub use state::{ConnectionFailure, FailureStage, ServerState};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::function_set::{FunctionSet, Timeout};
-use state::ServerStatus;
+use gearman_io::ServerStates;
 
 /// Where the worker is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,14 +65,10 @@ pub enum WorkerError {
     /// A function name given as text is not a valid name.
     #[error(transparent)]
     InvalidName(#[from] InvalidName),
-    /// [`Worker::ready`] saw no connection come up in time.
-    #[error("no connection to any server within {waited:?} ({last_errors})")]
-    NotConnected {
-        /// How long it waited.
-        waited: Duration,
-        /// Each server's latest failure, or that no attempt has finished yet.
-        last_errors: String,
-    },
+    /// [`Worker::ready`] saw no connection come up: every server failed an attempt, or the
+    /// time ran out. Holds each connection's reason.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
 }
 
 /// The former name of [`WorkerError`], kept so that older code compiles.
@@ -84,20 +81,20 @@ pub(crate) struct Shared {
     pub(crate) running: AtomicUsize,
     /// Drivers not yet ended.
     pub(crate) alive: AtomicUsize,
-    /// One per server, in the order given.
-    pub(crate) servers: Vec<Arc<ServerStatus>>,
-    /// Bumped whenever a connection comes up or goes down, or a driver ends.
+    /// One slot per connection (driver), servers in the order given.
+    pub(crate) states: Arc<ServerStates>,
+    /// Bumped whenever a driver ends.
     pub(crate) changed: watch::Sender<()>,
 }
 
 impl Shared {
-    pub(crate) fn new(handlers: Handlers, servers: Vec<Arc<ServerStatus>>) -> Self {
+    pub(crate) fn new(handlers: Handlers, states: Arc<ServerStates>) -> Self {
         Self {
             handlers: RwLock::new(handlers),
             connected: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
             alive: AtomicUsize::new(0),
-            servers,
+            states,
             changed: watch::channel(()).0,
         }
     }
@@ -167,50 +164,32 @@ impl Worker {
         self.functions.borrow().clone()
     }
 
-    /// Each server's connections, in the order the servers were given: how many are up, since
-    /// when, and the latest failure.
+    /// Each connection's state, servers in the order given (a server with
+    /// [`connections_per_server`](WorkerBuilder::connections_per_server) `n` appears `n`
+    /// times): connecting, up, or down with the reason, and since when.
     ///
     /// A worker pointed at a server that is down keeps retrying (capped backoff) and never
     /// gives up; this is where a program sees why it has no connection. The first failure of
-    /// each server, and each change of reason, is also logged at WARN (repeats at DEBUG).
+    /// each connection, and each change of reason, is also logged at WARN (repeats at DEBUG).
     pub fn servers(&self) -> Vec<ServerState> {
-        self.shared.servers.iter().map(|s| s.snapshot()).collect()
+        self.shared.states.snapshot()
     }
 
-    /// Waits until a connection to some server is up, for at most `timeout`.
+    /// Waits until a connection is up, at most `timeout`; fails at once when every connection
+    /// has failed an attempt, with each one's reason (the worker keeps retrying in the
+    /// background all the same).
     ///
     /// A connection counts once it is up; its first write is the registration. Cancel-safe:
     /// dropping the future changes nothing.
     ///
     /// # Errors
-    /// [`WorkerError::NotConnected`] with each server's latest failure when none came up in
-    /// time.
+    /// [`WorkerError::Unreachable`] with each connection's reason.
     pub async fn ready(&self, timeout: Duration) -> Result<(), WorkerError> {
-        let mut changed = self.shared.changed.subscribe();
-        let waited = tokio::time::timeout(timeout, async {
-            while self.connected() == 0 {
-                if changed.changed().await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await;
-        if waited.is_ok() && self.connected() > 0 {
+        if self.connected() > 0 {
             return Ok(());
         }
-        let last_errors = self
-            .servers()
-            .iter()
-            .map(|s| match &s.last_error {
-                Some(e) => format!("{}: {}", s.address, e.reason),
-                None => format!("{}: no attempt finished yet", s.address),
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(WorkerError::NotConnected {
-            waited: timeout,
-            last_errors,
-        })
+        let deadline = tokio::time::Instant::now() + timeout;
+        Ok(self.shared.states.wait_usable(deadline).await?)
     }
 
     /// Replaces the functions offered. Every connection sends only the difference; a function
