@@ -9,25 +9,22 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use gearman_client::{Client, JobEvent, JobOutcome};
-use gearman_testkit::{run_example, until, ServerKind, TestServer};
+use gearman_testkit::{run_example, ServerKind, TestServer};
 use gearman_worker::proto::WorkUpdate;
-use gearman_worker::{Bytes, FunctionName};
+use gearman_worker::Bytes;
 
 /// Bound on every wait of these tests.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A client connected to `addr` (submitting before that fails at once).
+/// A client connected to `addr`.
 async fn client(addr: &str) -> Client {
     let client = Client::builder().server(addr.to_string()).spawn().unwrap();
-    until("the client's connection", WAIT, || async {
-        client.connected() > 0
-    })
-    .await;
+    client.ready(WAIT).await.unwrap();
     client
 }
 
 fn job(function: &str, data: &'static [u8]) -> gearman_client::Job {
-    gearman_client::Job::new(FunctionName::try_from(function).unwrap(), data)
+    gearman_client::Job::new(function, data)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,16 +59,34 @@ async fn reverse_serves_the_jobs_it_was_asked_for_then_exits_0() {
     assert!(run.stdout.contains("served 3 jobs"), "{run:?}");
 }
 
-/// An example started by hand (rather than by `run_example`), so that the test knows its pid
-/// and can signal it; its stdout arrives line by line.
+/// An example started by hand (rather than by `run_example`, which waits for the exit), so that
+/// the test knows its pid and can signal it; its stdout arrives line by line.
 struct Started {
     child: Child,
     lines: std_mpsc::Receiver<String>,
 }
 
 impl Started {
-    /// Starts example `name` of this crate with `GEARMAN_SERVER=server`.
+    /// Builds example `name` of this crate (a filtered `cargo test` does not) and starts it with
+    /// `GEARMAN_SERVER=server`.
     fn new(name: &str, server: &str, args: &[&str]) -> Self {
+        if let Some(cargo) = std::env::var_os("CARGO") {
+            let package = env!("CARGO_PKG_NAME");
+            let built = Command::new(cargo)
+                .args([
+                    "build",
+                    "--quiet",
+                    "--all-features",
+                    "-p",
+                    package,
+                    "--example",
+                    name,
+                ])
+                .stdin(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(built.success(), "cargo build --example {name}: {built}");
+        }
         // Test binaries live in target/<profile>/deps/, examples in target/<profile>/examples/.
         let exe = std::env::current_exe().unwrap();
         let path = exe
