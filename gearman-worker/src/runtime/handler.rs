@@ -97,6 +97,9 @@ impl From<JobGone> for JobError {
 }
 
 /// One job, as a handler sees it.
+///
+/// gearman-client's `Job` is something else (a job to submit); the two never need to be
+/// imported together, since a handler closure gets this one's type from the builder's bound.
 #[derive(Debug)]
 pub struct Job {
     pub(crate) handle: JobHandle,
