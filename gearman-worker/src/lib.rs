@@ -17,6 +17,10 @@ mod runtime;
 pub use error::{ProtocolError, UsageError};
 pub use event::{AbandonReason, Assignment, Event};
 pub use function_set::{FunctionSet, Timeout, MIN_SERVER_TIMEOUT};
+/// Connection state, shared with gearman-client (the same types, so a program using both names
+/// them once).
+#[cfg(feature = "tokio")]
+pub use gearman_io::{ConnState, ConnectError, ServerState, Unreachable};
 pub use machine::{GrabState, MachineConfig, Outcome, WorkerMachine};
 #[cfg(feature = "tokio")]
 pub use runtime::*;

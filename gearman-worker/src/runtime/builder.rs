@@ -1,7 +1,8 @@
 //! Configuring and starting a [`Worker`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use gearman_io::ServerStates;
@@ -10,10 +11,12 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::driver::{Driver, RuntimeConfig};
-use super::name::{IntoName, InvalidName};
-use super::{Handler, Handlers, JobHandler, Phase, Shared, SharedHandler, Worker};
+use super::{Handler, Handlers, Phase, Shared, SharedHandler, Worker};
 use crate::function_set::{FunctionSet, Timeout};
 use crate::machine::MachineConfig;
+
+use super::name::{IntoName, InvalidName};
+use super::JobHandler;
 
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,9 @@ pub enum BuildError {
 
 /// Options of a [`Worker`].
 pub struct WorkerBuilder {
+    /// The first invalid name given, reported by `spawn`.
+    invalid: Option<InvalidName>,
+
     servers: Vec<String>,
     functions: FunctionSet,
     handlers: HashMap<FunctionName, SharedHandler>,
@@ -42,13 +48,13 @@ pub struct WorkerBuilder {
     connection_ids: Vec<ClientId>,
     machine: MachineConfig,
     runtime: RuntimeConfig,
-    /// The first invalid name given, reported by `spawn`.
-    invalid: Option<InvalidName>,
 }
 
 impl Default for WorkerBuilder {
     fn default() -> Self {
         Self {
+            invalid: None,
+
             servers: Vec::new(),
             functions: FunctionSet::new(),
             handlers: HashMap::new(),
@@ -59,7 +65,6 @@ impl Default for WorkerBuilder {
             connection_ids: Vec::new(),
             machine: MachineConfig::default(),
             runtime: RuntimeConfig::default(),
-            invalid: None,
         }
     }
 }
@@ -254,11 +259,18 @@ impl WorkerBuilder {
             .flat_map(|addr| std::iter::repeat_n(addr, self.connections_per_server))
             .collect();
         let states = Arc::new(ServerStates::new(&slots));
-        let handlers = Handlers {
-            by_function: self.handlers,
-            fallback: self.fallback,
-        };
-        let shared = Arc::new(Shared::new(handlers, states.clone()));
+        let shared = Arc::new(Shared {
+            alive: AtomicUsize::new(0),
+            changed: watch::channel(()).0,
+            states: states.clone(),
+
+            handlers: RwLock::new(Handlers {
+                by_function: self.handlers,
+                fallback: self.fallback,
+            }),
+            connected: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+        });
         let (functions, _) = watch::channel(self.functions);
         let (phase, _) = watch::channel(Phase::Running);
         let permits = Arc::new(Semaphore::new(self.concurrency));

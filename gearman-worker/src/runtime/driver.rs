@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
 use super::handler::{Job, JobError};
-use super::{AliveGuard, Phase, Shared};
+use super::{Phase, Shared};
 use crate::event::Event;
 use crate::function_set::FunctionSet;
 use crate::machine::{MachineConfig, Outcome, WorkerMachine};
@@ -64,11 +64,31 @@ pub(crate) struct Driver {
     epoch: u64,
     drained: bool,
     client_id: Option<ClientId>,
-    _alive: AliveGuard,
+    _alive: super::AliveGuard,
 }
 
 fn now() -> std::time::Instant {
     Instant::now().into_std()
+}
+
+impl Session for Driver {
+    /// Serves one connection; `run_session` logs why it ended (WARN) and marks the server down.
+    async fn serve(&mut self, stream: TcpStream) -> Closed {
+        self.serve_connection(stream).await
+    }
+
+    /// Waits out the delay, or until the worker starts stopping.
+    async fn pause(&mut self, delay: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = self.phase.changed() => {}
+        }
+        !self.stopping()
+    }
+
+    fn stopping(&self) -> bool {
+        *self.phase.borrow() != Phase::Running
+    }
 }
 
 impl Driver {
@@ -91,7 +111,7 @@ impl Driver {
             addr,
             slot,
             states,
-            _alive: AliveGuard::new(shared.clone()),
+            _alive: super::AliveGuard::new(shared.clone()),
             machine,
             config,
             shared,
@@ -338,25 +358,5 @@ impl Driver {
                 _permit: permit,
             },
         );
-    }
-}
-
-impl Session for Driver {
-    /// Serves one connection; `run_session` logs why it ended (WARN) and marks the server down.
-    async fn serve(&mut self, stream: TcpStream) -> Closed {
-        self.serve_connection(stream).await
-    }
-
-    /// Waits out the delay, or until the worker starts stopping.
-    async fn pause(&mut self, delay: std::time::Duration) -> bool {
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = self.phase.changed() => {}
-        }
-        !self.stopping()
-    }
-
-    fn stopping(&self) -> bool {
-        *self.phase.borrow() != Phase::Running
     }
 }

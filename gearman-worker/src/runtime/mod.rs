@@ -6,12 +6,9 @@ mod handler;
 mod name;
 
 pub use builder::{BuildError, WorkerBuilder};
-/// Connection state, shared with gearman-client (the same types, so a program using both
-/// names them once).
-pub use gearman_io::{ConnState, ConnectError, ServerState, Unreachable};
-pub use handler::{
-    BoxFuture, Handler, Job, JobError, JobGone, JobHandler, JobResult, SharedHandler,
-};
+pub use handler::{BoxFuture, Handler, Job, JobError, JobGone, JobResult, SharedHandler};
+
+pub use handler::JobHandler;
 pub use name::{IntoName, InvalidName};
 
 use std::collections::HashMap;
@@ -24,7 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::function_set::{FunctionSet, Timeout};
-use gearman_io::ServerStates;
+use gearman_io::{ServerState, ServerStates, Unreachable};
 
 /// Where the worker is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,46 +73,16 @@ pub enum WorkerError {
 pub type Error = WorkerError;
 
 pub(crate) struct Shared {
+    /// Drivers not yet ended (see [`AliveGuard`]).
+    pub(crate) alive: AtomicUsize,
+    /// Bumped whenever a driver ends.
+    pub(crate) changed: watch::Sender<()>,
+    /// One slot per connection (driver), servers in the order given.
+    pub(crate) states: Arc<ServerStates>,
+
     pub(crate) handlers: RwLock<Handlers>,
     pub(crate) connected: AtomicUsize,
     pub(crate) running: AtomicUsize,
-    /// Drivers not yet ended.
-    pub(crate) alive: AtomicUsize,
-    /// One slot per connection (driver), servers in the order given.
-    pub(crate) states: Arc<ServerStates>,
-    /// Bumped whenever a driver ends.
-    pub(crate) changed: watch::Sender<()>,
-}
-
-impl Shared {
-    pub(crate) fn new(handlers: Handlers, states: Arc<ServerStates>) -> Self {
-        Self {
-            handlers: RwLock::new(handlers),
-            connected: AtomicUsize::new(0),
-            running: AtomicUsize::new(0),
-            alive: AtomicUsize::new(0),
-            states,
-            changed: watch::channel(()).0,
-        }
-    }
-}
-
-/// Counts a driver as alive from its creation until it is dropped: when it returns, or when its
-/// task is aborted (even before it first ran).
-pub(crate) struct AliveGuard(Arc<Shared>);
-
-impl AliveGuard {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        shared.alive.fetch_add(1, Ordering::SeqCst);
-        Self(shared)
-    }
-}
-
-impl Drop for AliveGuard {
-    fn drop(&mut self) {
-        self.0.alive.fetch_sub(1, Ordering::SeqCst);
-        self.0.changed.send_replace(());
-    }
 }
 
 /// A running worker: cheap to clone; every clone controls the same connections.
@@ -303,5 +270,23 @@ impl Worker {
                 return;
             }
         }
+    }
+}
+
+/// Counts a driver as alive from its creation until it is dropped: when it returns, or when its
+/// task is aborted (even before it first ran).
+pub(crate) struct AliveGuard(Arc<Shared>);
+
+impl AliveGuard {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        shared.alive.fetch_add(1, Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.alive.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.send_replace(());
     }
 }
