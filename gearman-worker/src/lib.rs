@@ -1,26 +1,10 @@
-//! `gearman-worker` is the worker layer of the Gearman crate family: a worker that keeps its
-//! registrations across reconnects, holds no more jobs than it has slots, and ends every job it
-//! takes exactly once.
-//!
-//! Two layers:
-//! - [`WorkerMachine`], sans-IO: the grab/sleep cycle, delta registration with RESET_ABILITIES on
-//!   every new connection, held-job tracking, CAN_DO_TIMEOUT deadlines and an ECHO heartbeat, all
-//!   driven by `handle_*` inputs with `now` passed in and read back through `poll_*`. It builds
-//!   without tokio (`--no-default-features`).
-//! - the tokio runtime (feature `tokio`, on by default): a cloneable [`Worker`] handle over one
-//!   driver per server connection, with reconnects, keepalive, panicking handlers turned into
-//!   failures, and graceful shutdown.
-//!
-//! ```text
-//!   connect ──> [SET_CLIENT_ID] RESET_ABILITIES CAN_DO* ──> GRAB_JOB_UNIQ
-//!                                                             │
-//!        ┌──────────── JOB_ASSIGN_UNIQ ───────────────────────┤
-//!        v                                                    │
-//!   run handler ──> WORK_DATA/WARNING/STATUS* ──> one of      NO_JOB ──> PRE_SLEEP ──> asleep
-//!                   WORK_COMPLETE / WORK_FAIL / WORK_EXCEPTION            │
-//!        │                                                      NOOP or re-grab timer
-//!        └────────── slot free ──> GRAB_JOB_UNIQ <────────────────────────┘
-//! ```
+#![cfg_attr(feature = "tokio", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "`gearman-worker` without its `tokio` feature: the sans-IO [`WorkerMachine`] (grab/sleep \
+           cycle, delta registration, held jobs, CAN_DO_TIMEOUT deadlines, heartbeat) and the pure \
+           [`registration::plan`]. The crate's README, with the tokio runtime, is the full guide."
+)]
 
 mod error;
 mod event;
@@ -33,8 +17,18 @@ mod runtime;
 pub use error::{ProtocolError, UsageError};
 pub use event::{AbandonReason, Assignment, Event};
 pub use function_set::{FunctionSet, Timeout, MIN_SERVER_TIMEOUT};
+/// Connection state, shared with gearman-client (the same types, so a program using both names
+/// them once).
+#[cfg(feature = "tokio")]
+pub use gearman_io::{ConnState, ConnectError, ServerState, Unreachable};
 pub use machine::{GrabState, MachineConfig, Outcome, WorkerMachine};
 #[cfg(feature = "tokio")]
 pub use runtime::*;
 
 pub use gearman_proto as proto;
+
+/// The byte buffer of job data and results (the `bytes` crate's), so that a worker needs no
+/// dependency of its own on it.
+pub use bytes::Bytes;
+/// The protocol types a worker names, so that a worker needs no dependency on `gearman-proto`.
+pub use gearman_proto::{ClientId, FieldError, FunctionName, GrabKind, JobHandle, UniqueId};

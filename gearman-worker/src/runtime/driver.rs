@@ -1,4 +1,5 @@
-//! One connection's driver: owns the socket and the machine, runs handlers, reconnects.
+//! One connection's driver: owns the socket and the machine, runs handlers; reconnects through
+//! gearman-io's [`run_session`](gearman_io::run_session), which keeps its server state current.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,7 +12,8 @@ use bytes::{Bytes, BytesMut};
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use gearman_proto::{ClientId, Decoder, JobHandle, WorkUpdate};
+use gearman_io::{sleep_until, Closed, ConnectionOptions, ResponseReader, ServerStates, Session};
+use gearman_proto::{ClientId, JobHandle, WorkUpdate};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
@@ -23,14 +25,9 @@ use super::{Phase, Shared};
 use crate::event::Event;
 use crate::function_set::FunctionSet;
 use crate::machine::{MachineConfig, Outcome, WorkerMachine};
-use gearman_io::{sleep_until, ConnectOptions, ReconnectOptions};
 
 /// Socket-level settings shared by every driver.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RuntimeConfig {
-    pub(crate) connect: ConnectOptions,
-    pub(crate) reconnect: ReconnectOptions,
-}
+pub(crate) type RuntimeConfig = ConnectionOptions;
 
 /// From a job's handler to its driver. `epoch` names the connection the job came on: updates of a
 /// job from an earlier connection are dropped, even if a restarted server reuses its handle.
@@ -48,23 +45,11 @@ struct Running {
 /// A job's handler future, run on its connection's task; it yields the job's outcome.
 type JobFuture = Abortable<Pin<Box<dyn Future<Output = (JobHandle, Outcome)> + Send>>>;
 
-/// Why a connection ended.
-#[derive(Debug, thiserror::Error)]
-enum Closed {
-    #[error("closed by the server")]
-    ByServer,
-    #[error("io: {0}")]
-    Io(std::io::Error),
-    #[error("protocol: {0}")]
-    Protocol(String),
-    #[error("no answer to the heartbeat")]
-    HeartbeatTimeout,
-    #[error("shut down")]
-    Finished,
-}
-
 pub(crate) struct Driver {
     addr: String,
+    /// This driver's slot in `states`.
+    slot: usize,
+    states: Arc<ServerStates>,
     machine: WorkerMachine,
     config: Arc<RuntimeConfig>,
     shared: Arc<Shared>,
@@ -79,16 +64,38 @@ pub(crate) struct Driver {
     epoch: u64,
     drained: bool,
     client_id: Option<ClientId>,
+    _alive: super::AliveGuard,
 }
 
 fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
+impl Session for Driver {
+    /// Serves one connection; `run_session` logs why it ended (WARN) and marks the server down.
+    async fn serve(&mut self, stream: TcpStream) -> Closed {
+        self.serve_connection(stream).await
+    }
+
+    /// Waits out the delay, or until the worker starts stopping.
+    async fn pause(&mut self, delay: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = self.phase.changed() => {}
+        }
+        !self.stopping()
+    }
+
+    fn stopping(&self) -> bool {
+        *self.phase.borrow() != Phase::Running
+    }
+}
+
 impl Driver {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         addr: String,
+        (states, slot): (Arc<ServerStates>, usize),
         client_id: Option<ClientId>,
         machine_config: MachineConfig,
         config: Arc<RuntimeConfig>,
@@ -102,6 +109,9 @@ impl Driver {
         let (job_tx, job_rx) = mpsc::channel(1024);
         Self {
             addr,
+            slot,
+            states,
+            _alive: super::AliveGuard::new(shared.clone()),
             machine,
             config,
             shared,
@@ -121,42 +131,19 @@ impl Driver {
 
     /// Connects, serves, and reconnects until the worker shuts down.
     pub(crate) async fn run(mut self) {
-        let mut backoff = self.config.reconnect.backoff(&self.addr);
-        loop {
-            if *self.phase.borrow() != Phase::Running {
-                return;
-            }
-            match self.connect().await {
-                Ok(stream) => {
-                    backoff.reset();
-                    let closed = self.serve(stream).await;
-                    match closed {
-                        Closed::Finished => return,
-                        other => warn!(server = %self.addr, reason = %other, "connection lost"),
-                    }
-                }
-                Err(e) => debug!(server = %self.addr, error = %e, "connect failed"),
-            }
-            if *self.phase.borrow() != Phase::Running {
-                return;
-            }
-            let delay = backoff.next_delay();
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = self.phase.changed() => {}
-            }
-        }
+        let (addr, options, states, slot) = (
+            self.addr.clone(),
+            self.config.clone(),
+            self.states.clone(),
+            self.slot,
+        );
+        gearman_io::run_session(&mut self, &addr, &options, &states, slot).await;
     }
 
-    fn connect(&self) -> impl Future<Output = std::io::Result<TcpStream>> + Send + 'static {
-        let (addr, options) = (self.addr.clone(), self.config.connect.clone());
-        async move { gearman_io::connect(&addr, &options).await }
-    }
-
-    async fn serve(&mut self, stream: TcpStream) -> Closed {
+    async fn serve_connection(&mut self, stream: TcpStream) -> Closed {
         self.epoch += 1;
         let (mut rd, mut wr) = stream.into_split();
-        let decoder = Decoder::new();
+        let mut reader = ResponseReader::new();
         let mut rbuf = BytesMut::with_capacity(16 * 1024);
         let mut wbuf = BytesMut::with_capacity(16 * 1024);
         self.machine
@@ -193,7 +180,7 @@ impl Driver {
                 read = rd.read_buf(&mut rbuf) => match read {
                     Ok(0) => break Closed::ByServer,
                     Ok(_) => {
-                        if let Err(closed) = self.on_bytes(&decoder, &mut rbuf) {
+                        if let Err(closed) = self.on_bytes(&mut reader, &mut rbuf) {
                             break closed;
                         }
                     }
@@ -250,13 +237,8 @@ impl Driver {
         }
     }
 
-    fn on_bytes(&mut self, decoder: &Decoder, rbuf: &mut BytesMut) -> Result<(), Closed> {
-        let mut reader = gearman_io::ResponseReader::new();
-        let _ = decoder;
-        while let Some(response) = reader
-            .next(rbuf)
-            .map_err(|e| Closed::Protocol(e.to_string()))?
-        {
+    fn on_bytes(&mut self, reader: &mut ResponseReader, rbuf: &mut BytesMut) -> Result<(), Closed> {
+        while let Some(response) = reader.next(rbuf)? {
             self.machine
                 .handle_response(now(), response)
                 .map_err(|e| Closed::Protocol(e.to_string()))?;

@@ -28,15 +28,22 @@ pub enum JobError {
 /// What a handler returns: WORK_COMPLETE data, or a failure.
 pub type JobResult = Result<Bytes, JobError>;
 
-/// Runs jobs. Implemented for every `Fn(Job) -> impl Future<Output = JobResult>`.
+/// A job function: any `Fn(Job) -> impl Future<Output = JobResult>`, such as an `async fn` or a
+/// closure returning an `async` block. Implemented automatically; never implement it yourself.
+///
+/// [`WorkerBuilder::function`](super::WorkerBuilder::function) and the other methods that take a
+/// function bound their argument this way, so a closure needs no type annotations:
+/// `.function("echo", |job| async move { Ok(job.data().clone()) })`. The same holds for a
+/// helper of your own taking `impl Handler`. For a handler that is a struct or a trait object,
+/// implement [`JobHandler`] and pass it with [`WorkerBuilder::handler`](super::WorkerBuilder::handler).
 ///
 /// The future runs on its connection's task, beside the socket (no task spawn, no cross-thread
 /// hand-off per job). It must not block: run CPU-heavy or blocking work with
 /// `tokio::task::spawn_blocking` and await it. A panic in it is caught and reported as
 /// WORK_EXCEPTION `panic: <message>`; the worker keeps serving.
-pub trait Handler: Send + Sync + 'static {
-    /// Runs one job.
-    fn call(&self, job: Job) -> BoxFuture<JobResult>;
+pub trait Handler: Fn(Job) -> <Self as Handler>::Future + Send + Sync + 'static {
+    /// The future the function returns.
+    type Future: Future<Output = JobResult> + Send + 'static;
 }
 
 impl<F, Fut> Handler for F
@@ -44,20 +51,55 @@ where
     F: Fn(Job) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = JobResult> + Send + 'static,
 {
+    type Future = Fut;
+}
+
+/// Runs jobs: the object-safe form of a handler, for structs and trait objects.
+///
+/// Every [`Handler`] (closure or `async fn`) is one already. Implement it for a struct that
+/// carries its own state, and pass it with [`WorkerBuilder::handler`](super::WorkerBuilder::handler)
+/// or [`Worker::add_handler`](super::Worker::add_handler); a [`SharedHandler`] can be passed too.
+/// The rules of [`Handler`] apply: do not block, panics become WORK_EXCEPTION.
+pub trait JobHandler: Send + Sync + 'static {
+    /// Runs one job.
+    fn call(&self, job: Job) -> BoxFuture<JobResult>;
+}
+
+impl<H: Handler> JobHandler for H {
     fn call(&self, job: Job) -> BoxFuture<JobResult> {
         Box::pin(self(job))
     }
 }
 
+impl JobHandler for SharedHandler {
+    fn call(&self, job: Job) -> BoxFuture<JobResult> {
+        (**self).call(job)
+    }
+}
+
 /// A shared handler.
-pub type SharedHandler = Arc<dyn Handler>;
+pub type SharedHandler = Arc<dyn JobHandler>;
 
 /// The progress channel closed: the job was abandoned or the worker is shutting down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the job is no longer held by its connection")]
 pub struct JobGone;
 
+/// `?` on a progress update in a handler: a job that is gone ends as [`JobError::Fail`].
+///
+/// Nothing is sent for it: a gone job was abandoned (its connection dropped, or its
+/// CAN_DO_TIMEOUT ran out and the server re-queued it) or the worker is stopping, and the result
+/// of a job its connection no longer holds is never sent. Returning at once only stops the work.
+impl From<JobGone> for JobError {
+    fn from(_: JobGone) -> Self {
+        Self::Fail
+    }
+}
+
 /// One job, as a handler sees it.
+///
+/// gearman-client's `Job` is something else (a job to submit); the two never need to be
+/// imported together, since a handler closure gets this one's type from the builder's bound.
 #[derive(Debug)]
 pub struct Job {
     pub(crate) handle: JobHandle,

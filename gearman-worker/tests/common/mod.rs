@@ -146,4 +146,5 @@ pub async fn status_of(addr: SocketAddr, function: &str) -> Option<(u32, u32, u3
 }
 
 /// Polls `check` every 20 ms until it holds, for at most `wait`.
+#[allow(unused_imports)] // not every test binary that includes this module polls
 pub use gearman_testkit::eventually;
