@@ -116,6 +116,17 @@ pub async fn run_session<S: Session + Send>(
     states: &ServerStates,
     slot: usize,
 ) {
+    serve_until_stopped(session, addr, options, states, slot).await;
+    states.set_closed(slot);
+}
+
+async fn serve_until_stopped<S: Session + Send>(
+    session: &mut S,
+    addr: &str,
+    options: &ConnectionOptions,
+    states: &ServerStates,
+    slot: usize,
+) {
     let mut backoff = options.reconnect.backoff(addr);
     loop {
         if session.stopping() {

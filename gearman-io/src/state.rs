@@ -45,6 +45,7 @@ impl ConnectError {
 
 /// One server connection's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnState {
     /// The first attempt is under way.
     Connecting,
@@ -52,6 +53,8 @@ pub enum ConnState {
     Up,
     /// Not connected; reconnecting with backoff. Holds why.
     Down(ConnectError),
+    /// Shut down: no more connections.
+    Closed,
 }
 
 /// One server as seen by a [`ServerStates`] reader.
@@ -117,6 +120,11 @@ impl ServerStates {
         self.set(slot, ConnState::Up);
     }
 
+    /// Driver `slot` has stopped for good.
+    pub fn set_closed(&self, slot: usize) {
+        self.set(slot, ConnState::Closed);
+    }
+
     /// Driver `slot` is not connected, for `error`. Logs the first failure and each new reason
     /// at WARN, repeats at DEBUG.
     pub fn set_down(&self, slot: usize, error: ConnectError) {
@@ -174,6 +182,11 @@ impl ServerStates {
                 .into_iter()
                 .map(|s| match s.state {
                     ConnState::Down(e) => e,
+                    ConnState::Closed => ConnectError {
+                        message: "shut down".into(),
+                        addr: s.addr,
+                        kind: std::io::ErrorKind::NotConnected,
+                    },
                     _ => ConnectError {
                         message: if timed_out {
                             "no connection before the deadline".into()
