@@ -10,7 +10,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::driver::{Driver, RuntimeConfig};
-use super::{Handler, Handlers, Phase, Shared, SharedHandler, Worker};
+use super::{GrabGate, Handler, Handlers, Phase, Shared, SharedHandler, Worker};
 use crate::function_set::{FunctionSet, Timeout};
 use crate::machine::MachineConfig;
 
@@ -38,6 +38,7 @@ pub struct WorkerBuilder {
     connection_ids: Vec<ClientId>,
     machine: MachineConfig,
     runtime: RuntimeConfig,
+    gate: Option<Arc<dyn GrabGate>>,
 }
 
 impl Default for WorkerBuilder {
@@ -53,6 +54,7 @@ impl Default for WorkerBuilder {
             connection_ids: Vec::new(),
             machine: MachineConfig::default(),
             runtime: RuntimeConfig::default(),
+            gate: None,
         }
     }
 }
@@ -166,6 +168,12 @@ impl WorkerBuilder {
         self
     }
 
+    /// Grabs only with a pass from `gate` (see [`GrabGate`]), besides a free slot.
+    pub fn gate(mut self, gate: Arc<dyn GrabGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
     /// Starts the connections. Must be called inside a tokio runtime.
     pub fn spawn(self) -> Result<Worker, BuildError> {
         if self.servers.is_empty() {
@@ -179,6 +187,7 @@ impl WorkerBuilder {
             }),
             connected: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
+            gate: self.gate,
         });
         let (functions, _) = watch::channel(self.functions);
         let (phase, _) = watch::channel(Phase::Running);

@@ -2,9 +2,11 @@
 
 mod builder;
 mod driver;
+mod gate;
 mod handler;
 
 pub use builder::{BuildError, WorkerBuilder};
+pub use gate::{GatePass, GrabGate};
 pub use handler::{BoxFuture, Handler, Job, JobError, JobGone, JobResult, SharedHandler};
 
 use std::collections::HashMap;
@@ -60,6 +62,7 @@ pub(crate) struct Shared {
     pub(crate) handlers: RwLock<Handlers>,
     pub(crate) connected: AtomicUsize,
     pub(crate) running: AtomicUsize,
+    pub(crate) gate: Option<Arc<dyn GrabGate>>,
 }
 
 /// A running worker: cheap to clone; every clone controls the same connections.
