@@ -4,77 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use ci_functions::memory::MemoryHost;
-use ci_functions::{
-    BuildResult, Expr, HostNode, Label, ManagerName, NodeInfo, NodeMode, ProjectInfo, ProjectName,
-    Runner,
-};
+use ci_functions::{BuildResult, Label, ManagerName, Runner};
+use common::{f, node, pn, project, registrations, set, WAIT};
 use gearman_client::{AdminClient, Client, Error, Job, JobEvent, JobOutcome};
-use gearman_proto::{FunctionName, UniqueId, WorkUpdate};
+use gearman_proto::{UniqueId, WorkUpdate};
 use gearman_testkit::{until, ServerKind, TestServer};
 use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn node(name: &str, labels: &[&str], executors: usize) -> HostNode {
-    HostNode {
-        info: NodeInfo {
-            name: Label::new(name).unwrap(),
-            labels: labels.iter().map(|l| Label::new(*l).unwrap()).collect(),
-            mode: NodeMode::Normal,
-            online: true,
-        },
-        executors,
-    }
-}
-
-fn project(name: &str, label: Option<&str>) -> ProjectInfo {
-    ProjectInfo {
-        name: ProjectName::new(name).unwrap(),
-        label: label.map(|l| Expr::parse(l).unwrap()),
-        disabled: false,
-    }
-}
-
-fn pn(name: &str) -> ProjectName {
-    ProjectName::new(name).unwrap()
-}
-
-fn f(name: &str) -> FunctionName {
-    FunctionName::try_from(name).unwrap()
-}
-
-/// Functions registered per client id, from the admin `workers` listing.
-async fn registrations(addr: SocketAddr) -> Vec<(String, BTreeSet<String>)> {
-    let admin = AdminClient::new(addr.to_string(), WAIT);
-    let mut out: Vec<(String, BTreeSet<String>)> = admin
-        .workers()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|w| {
-            let id = String::from_utf8_lossy(w.client_id.as_deref()?).into_owned();
-            let fs = w
-                .functions
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
-            Some((id, fs))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
 
 async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
     let Some(g) = TestServer::start_or_skip(kind, "ci runner") else {

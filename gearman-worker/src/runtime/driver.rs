@@ -179,7 +179,8 @@ impl Driver {
             self.settle_grab_permit();
             // Take a free permit at once, so that a finished job's WORK_COMPLETE and the next
             // GRAB leave in one write.
-            if self.machine.wants_grab() && self.grab_permit.is_none() && self.shared.gate.is_none() {
+            if self.machine.wants_grab() && self.grab_permit.is_none() && self.shared.gate.is_none()
+            {
                 if let Ok(permit) = self.permits.clone().try_acquire_owned() {
                     self.grab_permit = Some(permit);
                     self.machine.grant_grab();
