@@ -157,7 +157,7 @@ async fn a_single_use_build_holds_its_node_and_always_takes_it_offline(kind: Ser
         })
         .await;
         assert!(
-            !eventually(QUIET, || async { host.running().len() > 0 }).await,
+            !eventually(QUIET, || async { !host.running().is_empty() }).await,
             "the other build started on an offline node"
         );
         // Re-enabled by the host: n1 registers again and takes the waiting build.

@@ -12,8 +12,9 @@ use super::handler::BoxFuture;
 /// A connection that wants to grab first takes its worker's slot, then awaits
 /// [`pass`](Self::pass). The [`GatePass`] is held while the GRAB is outstanding and dropped at
 /// NO_JOB (or when a job for a function no longer offered is failed, or the connection drops).
-/// When a job comes, the pass goes with it to the handler ([`Job::take_gate_pass`]
-/// (super::Job::take_gate_pass)); a handler that does not take it holds it until it returns.
+/// When a job comes, the pass goes with it to the handler
+/// ([`Job::take_gate_pass`](super::Job::take_gate_pass)); a handler that does not take it
+/// holds it until it returns.
 pub trait GrabGate: Send + Sync + 'static {
     /// Resolves with a pass once a connection may grab. The future may be dropped before it
     /// resolves (the connection had something else to do): it must then hold nothing.
