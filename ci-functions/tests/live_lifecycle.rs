@@ -99,7 +99,10 @@ async fn a_removed_node_retires_idle_executors_at_once_and_busy_ones_after_their
         host.running() == vec![(pn("py27"), 2)]
     })
     .await;
-    assert_eq!(ids_of(addr, "n1_").await, ["n1_exec-0", "n1_exec-1"]);
+    until("both n1 executors back", WAIT, || async {
+        ids_of(addr, "n1_").await == ["n1_exec-0", "n1_exec-1"]
+    })
+    .await;
     assert!(host.finish(&pn("py27"), 2, BuildResult::Success));
     assert_eq!(ending(&mut queued).await.0, 1);
     runner.shutdown(WAIT).await;
