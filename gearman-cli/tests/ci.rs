@@ -364,7 +364,55 @@ async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: Se
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+async fn a_server_restart_mid_single_use_build_leaves_the_node_offline(kind: ServerKind) {
+    let Some(mut g) = TestServer::start_or_skip(kind, "ci restart mid single-use build") else {
+        return;
+    };
+    let addr = g.addr();
+    let dir = std::env::temp_dir().join(format!("gearmanctl-ci-restart-{}", addr.port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_config(&dir, "c.toml", &host_c(addr, &dir, true));
+    let _c = ci(&path);
+    until("c1's two executors", WAIT, || async {
+        ids_of(addr, "c1_").await.len() == 2
+    })
+    .await;
+    let client = Client::builder().server(addr.to_string()).spawn().unwrap();
+    until("the client", WAIT, || async { client.connected() == 1 }).await;
+    let mut single = client
+        .submit(job("build:wait", r#"{"OFFLINE_NODE_WHEN_COMPLETE":"1"}"#))
+        .await
+        .unwrap();
+    start_report(&mut single).await;
+    g.kill();
+    g.restart().unwrap();
+    until(
+        "c2 and the manager back on the new server",
+        WAIT,
+        || async {
+            let ids: Vec<String> = registrations(addr)
+                .await
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            ids == ["c2_exec-0", "ci03_manager"]
+        },
+    )
+    .await;
+    // The aborted build's node stays offline: nothing of c1 registers on the new server.
+    assert!(
+        !gearman_testkit::eventually(Duration::from_secs(1), || async {
+            !ids_of(addr, "c1_").await.is_empty()
+        })
+        .await,
+        "the single-use node registered again after the restart"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 gearman_testkit::on_both_servers!(
     two_ci_hosts_share_one_server,
     sighup_retires_a_removed_node_and_brings_back_a_single_use_one,
+    a_server_restart_mid_single_use_build_leaves_the_node_offline,
 );
