@@ -4,7 +4,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-mkdir -p "$here/corpus/framing" "$here/corpus/message" "$here/corpus/admin" "$here/corpus/server"
+mkdir -p "$here/corpus/framing" "$here/corpus/message" "$here/corpus/admin" "$here/corpus/server" \
+  "$here/corpus/label_expr"
 python3 - "$root" "$here/corpus" <<'PY'
 import pathlib, re, sys
 root, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
@@ -64,4 +65,10 @@ for name, data in vectors.items():
     (out / 'server' / name).write_bytes(ops)
 for i, f in enumerate(sorted((root / 'testdata/admin').glob('*.reply'))):
     (out / 'admin' / f.stem).write_bytes(bytes([i]) + f.read_bytes())
+# label_expr: one atom-picking byte, then an expression (the plugin's and ci-plugin.md's shapes).
+for i, e in enumerate([
+    'trusty', 'precise && devstack', '!bare || (xenial && "gpu node")', 'a -> b <-> !c',
+    'a && b || c && !d', '((a))', '"quoted \\" atom" || x', 'x86_64 && ubuntu-16.04',
+]):
+    (out / 'label_expr' / f'seed{i}').write_bytes(bytes([i * 37 % 256]) + e.encode())
 PY

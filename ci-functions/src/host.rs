@@ -4,6 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use gearman_proto::UniqueId;
+
 use crate::label::{Label, ManagerName, ProjectName};
 use crate::payload::{BuildParams, BuildResult};
 use crate::policy::{NodeInfo, ProjectInfo};
@@ -26,8 +28,9 @@ pub struct BuildRequest {
     pub node: Label,
     /// Its parameters, as Zuul sent them (`ZUUL_UUID` among them).
     pub params: BuildParams,
-    /// The Gearman unique id, when the client sent one.
-    pub unique: Option<String>,
+    /// The Gearman unique id, when the client sent a non-empty one (Zuul sends its
+    /// `ZUUL_UUID`).
+    pub unique: Option<UniqueId>,
 }
 
 /// A build that has started on an executor.
@@ -54,7 +57,8 @@ impl std::fmt::Debug for RunningBuild {
 /// What aborting a build found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AbortOutcome {
-    /// It was running and is being aborted (it will end ABORTED).
+    /// It was running and is being aborted, or it was queued and is cancelled: either way it
+    /// ends ABORTED.
     Aborted,
     /// It was already being aborted.
     AlreadyAborting,
@@ -81,26 +85,50 @@ pub trait CiHost: Send + Sync + 'static {
     /// Every node, with its executors.
     async fn nodes(&self) -> Result<Vec<HostNode>, Self::Error>;
 
+    /// How many executors of `node` could start a build now (the plugin's `countIdle()`), for
+    /// hosts that also run builds the runner did not ask for. An executor grabs a job only when
+    /// this is not `Some(0)`. The default, `None`, means the host does not count: the runner's
+    /// own node lock and executor count then bound the builds.
+    async fn idle_executors(&self, node: &Label) -> Result<Option<usize>, Self::Error> {
+        let _ = node;
+        Ok(None)
+    }
+
     /// Starts a build on the node and returns once it runs on an executor.
+    ///
+    /// The build may wait on the host first (queued, not started); a host that numbers it
+    /// then lets `stop:` cancel it ([`abort_build`](Self::abort_build) answering `Aborted`),
+    /// and this returns a build that has already ended ABORTED. Dropping the returned future
+    /// before it resolves cancels the pending start (the runner does so when the job's
+    /// connection is lost): the host must not start the build afterwards.
     async fn start_build(&self, request: BuildRequest) -> Result<RunningBuild, Self::Error>;
 
-    /// Aborts a running build.
-    async fn abort_build(&self, project: &str, number: u64) -> Result<AbortOutcome, Self::Error>;
+    /// `stop:`: aborts a running build, or cancels a queued one. The runner also aborts a
+    /// build whose job the server took back (its connection was lost): that is how the host
+    /// learns such a build's fate.
+    async fn abort_build(
+        &self,
+        project: &ProjectName,
+        number: u64,
+    ) -> Result<AbortOutcome, Self::Error>;
 
     /// Sets (or with `None` clears) a build's description; `false` if there is no such build.
     async fn set_description(
         &self,
-        project: &str,
+        project: &ProjectName,
         number: u64,
         html: Option<String>,
     ) -> Result<bool, Self::Error>;
 
-    /// Takes a node offline (a build asked for it with `OFFLINE_NODE_WHEN_COMPLETE`).
+    /// Takes a node offline (a build asked for it with `OFFLINE_NODE_WHEN_COMPLETE`). After
+    /// this, [`nodes`](Self::nodes) must report it offline (or not at all) until the host
+    /// brings it back.
     async fn set_node_offline(&self, node: &Label) -> Result<(), Self::Error>;
 
-    /// Resolves when projects or nodes may have changed, with a new generation number. The
-    /// default never resolves: the runner then refreshes only when asked.
-    async fn changed(&self) -> u64 {
+    /// Resolves when projects or nodes may have changed (a [`Generation`](crate::Generation)
+    /// does the counting). The default never resolves: the runner then refreshes only when
+    /// asked.
+    async fn changed(&self) {
         std::future::pending().await
     }
 }

@@ -1,83 +1,30 @@
-//! The runner against both job servers (gearmand and gearman-server) with a fake CI host: registrations per executor, the
+//! The runner against both job servers (gearmand and gearman-server) with a memory CI host: registrations per executor, the
 //! payloads of a build as Zuul reads them, stop, set_description, single-use nodes, and
 //! re-registration when projects change.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ci_functions::testing::FakeHost;
-use ci_functions::{
-    BuildResult, Expr, HostNode, Label, ManagerName, NodeInfo, NodeMode, ProjectInfo, ProjectName,
-    Runner,
-};
+use ci_functions::memory::MemoryHost;
+use ci_functions::{BuildResult, Label, ManagerName, Runner};
+use common::{f, node, pn, project, registrations, set, WAIT};
 use gearman_client::{AdminClient, Client, Error, Job, JobEvent, JobOutcome};
-use gearman_proto::{FunctionName, UniqueId, WorkUpdate};
+use gearman_proto::{UniqueId, WorkUpdate};
 use gearman_testkit::{until, ServerKind, TestServer};
 use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn node(name: &str, labels: &[&str], executors: usize) -> HostNode {
-    HostNode {
-        info: NodeInfo {
-            name: Label::new(name).unwrap(),
-            labels: labels.iter().map(|l| Label::new(*l).unwrap()).collect(),
-            mode: NodeMode::Normal,
-            online: true,
-        },
-        executors,
-    }
-}
-
-fn project(name: &str, label: Option<&str>) -> ProjectInfo {
-    ProjectInfo {
-        name: ProjectName::new(name).unwrap(),
-        label: label.map(|l| Expr::parse(l).unwrap()),
-        disabled: false,
-    }
-}
-
-fn f(name: &str) -> FunctionName {
-    FunctionName::try_from(name).unwrap()
-}
-
-/// Functions registered per client id, from the admin `workers` listing.
-async fn registrations(addr: SocketAddr) -> Vec<(String, BTreeSet<String>)> {
-    let admin = AdminClient::new(addr.to_string(), WAIT);
-    let mut out: Vec<(String, BTreeSet<String>)> = admin
-        .workers()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|w| {
-            let id = String::from_utf8_lossy(w.client_id.as_deref()?).into_owned();
-            let fs = w
-                .functions
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
-            Some((id, fs))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
 
 async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
     let Some(g) = TestServer::start_or_skip(kind, "ci runner") else {
         return;
     };
     let addr = g.addr();
-    let host = FakeHost::new(
+    let host = MemoryHost::new(
         ManagerName::new("ci01").unwrap(),
         vec![project("py27", Some("trusty")), project("pep8", None)],
         vec![node("n1", &["trusty"], 2), node("n2", &["precise"], 1)],
@@ -121,7 +68,7 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
     assert_eq!(start["manager"], "ci01");
     assert_eq!(start["node_name"], "n1");
     assert!(start["worker"].as_str().unwrap().starts_with("n1_exec-"));
-    assert_eq!(start["url"], "http://fake/job/py27/1/");
+    assert_eq!(start["url"], "http://memory/job/py27/1/");
     let labels: BTreeSet<&str> = start["node_labels"]
         .as_array()
         .unwrap()
@@ -141,10 +88,13 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
     assert!(numerator >= 0);
     assert_eq!(denominator, -1, "first run: unknown estimate");
     let started = host.started();
-    assert_eq!(started[0].unique.as_deref(), Some(uuid));
+    assert_eq!(
+        started[0].unique.as_ref().map(|u| u.as_bytes()),
+        Some(uuid.as_bytes())
+    );
     assert_eq!(started[0].params["ZUUL_UUID"].as_deref(), Some(uuid));
     assert_eq!(started[0].node.as_str(), "n1");
-    assert!(host.finish("py27", 1, BuildResult::Unstable));
+    assert!(host.finish(&pn("py27"), 1, BuildResult::Unstable));
     let Some(JobEvent::Done(JobOutcome::Complete(done))) = build.next().await else {
         panic!("expected WORK_COMPLETE")
     };
@@ -160,7 +110,7 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
         .await
         .unwrap();
     until("the second build", WAIT, || async {
-        host.running() == vec![("py27".to_string(), 2)]
+        host.running() == vec![(pn("py27"), 2)]
     })
     .await;
     let stop = |number: &str| {
@@ -203,7 +153,10 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
         reply,
         "Description for Jenkins build 1 was updated to <b>ok</b>"
     );
-    assert_eq!(host.description("py27", 1), Some(Some("<b>ok</b>".into())));
+    assert_eq!(
+        host.description(&pn("py27"), 1),
+        Some(Some("<b>ok</b>".into()))
+    );
 
     // Bad JSON is an exception with a clear message, not a crash.
     let bad = client
@@ -232,7 +185,7 @@ async fn a_ci_host_behind_gearman_speaks_the_plugin_contract(kind: ServerKind) {
             break;
         }
     }
-    assert!(!host.is_online("n1"));
+    assert!(!host.is_online(&Label::new("n1").unwrap()));
     until("n1 deregistered", WAIT, || async {
         registrations(addr)
             .await
@@ -261,7 +214,7 @@ async fn executors_bound_the_builds_and_a_removed_project_spares_its_running_bui
         return;
     };
     let addr = g.addr();
-    let host = FakeHost::new(
+    let host = MemoryHost::new(
         ManagerName::new("ci01").unwrap(),
         vec![project("py27", Some("trusty")), project("pep8", None)],
         vec![node("n1", &["trusty"], 2)],
@@ -350,7 +303,7 @@ async fn a_new_executor_count_takes_effect_without_restart(kind: ServerKind) {
         return;
     };
     let addr = g.addr();
-    let host = FakeHost::new(
+    let host = MemoryHost::new(
         ManagerName::new("ci01").unwrap(),
         vec![project("pep8", None)],
         vec![node("n1", &[], 1)],

@@ -171,8 +171,14 @@ impl ShellHost {
         self.builds.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A new configuration: it says again which nodes are online, so a node a single-use build
+    /// took offline comes back if the file still (or again) lists it online.
     fn reload(&self, loaded: Loaded) {
         *self.config() = loaded;
+        self.offline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.generation.bump();
     }
 }
@@ -218,11 +224,11 @@ impl CiHost for ShellHost {
                 .ok_or_else(|| HostError(format!("no buildable project {}", request.project)))?;
             (command, c.url.clone(), c.log_dir.clone())
         };
-        let project = request.project.to_string();
+        let project = request.project.clone();
         let (abort_tx, abort_rx) = oneshot::channel();
         let number = self.builds().start(&project, abort_tx);
-        let log_path = log_dir.join(&project).join(format!("{number}.log"));
-        let files = std::fs::create_dir_all(log_dir.join(&project))
+        let log_path = log_dir.join(project.as_str()).join(format!("{number}.log"));
+        let files = std::fs::create_dir_all(log_dir.join(project.as_str()))
             .and_then(|()| std::fs::File::create(&log_path))
             .and_then(|log| Ok((log.try_clone()?, log)));
         let (err, log) = match files {
@@ -245,7 +251,7 @@ impl CiHost for ShellHost {
                 cmd.env(k, v);
             }
         }
-        cmd.env("JOB_NAME", &project)
+        cmd.env("JOB_NAME", project.as_str())
             .env("BUILD_NUMBER", number.to_string())
             .env("NODE_NAME", request.node.as_str());
         let mut child = match cmd.spawn() {
@@ -286,7 +292,11 @@ impl CiHost for ShellHost {
         })
     }
 
-    async fn abort_build(&self, project: &str, number: u64) -> Result<AbortOutcome, HostError> {
+    async fn abort_build(
+        &self,
+        project: &ProjectName,
+        number: u64,
+    ) -> Result<AbortOutcome, HostError> {
         let (outcome, stop) = self.builds().abort(project, number);
         if let Some(tx) = stop {
             let _ = tx.send(());
@@ -296,7 +306,7 @@ impl CiHost for ShellHost {
 
     async fn set_description(
         &self,
-        project: &str,
+        project: &ProjectName,
         number: u64,
         html: Option<String>,
     ) -> Result<bool, HostError> {
@@ -311,8 +321,8 @@ impl CiHost for ShellHost {
         Ok(())
     }
 
-    async fn changed(&self) -> u64 {
-        self.generation.changed().await
+    async fn changed(&self) {
+        self.generation.changed().await;
     }
 }
 

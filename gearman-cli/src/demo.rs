@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ci_functions::testing::FakeHost;
+use ci_functions::memory::MemoryHost;
 use ci_functions::{
     BuildResult, Expr, HostNode, Label, ManagerName, NodeInfo, NodeMode, ProjectInfo, ProjectName,
     Runner,
@@ -55,19 +55,20 @@ fn projects() -> Result<Vec<ProjectInfo>, String> {
 
 /// Ends each running build after a short, varying time, except `integration` builds, which
 /// run until stopped.
-fn drive(host: FakeHost) {
+fn drive(host: MemoryHost) {
     tokio::spawn(async move {
         let mut scheduled = HashSet::new();
         loop {
             for (project, number) in host.running() {
-                if project == "integration" || !scheduled.insert((project.clone(), number)) {
+                if project.as_str() == "integration" || !scheduled.insert((project.clone(), number))
+                {
                     continue;
                 }
                 let host = host.clone();
                 tokio::spawn(async move {
-                    let ms = 150 + (number * 97 + project.len() as u64 * 31) % 500;
+                    let ms = 150 + (number * 97 + project.as_str().len() as u64 * 31) % 500;
                     tokio::time::sleep(Duration::from_millis(ms)).await;
-                    let result = if (number + project.len() as u64) % 3 == 0 {
+                    let result = if (number + project.as_str().len() as u64) % 3 == 0 {
                         BuildResult::Failure
                     } else {
                         BuildResult::Success
@@ -99,7 +100,7 @@ pub(crate) async fn run() -> Result<ExitCode, String> {
     let addr = server.local_addr().to_string();
     println!("embedded job server on {addr}");
 
-    let ci01 = FakeHost::new(
+    let ci01 = MemoryHost::new(
         ManagerName::new("ci01").map_err(|e| e.to_string())?,
         projects()?,
         vec![
@@ -107,7 +108,7 @@ pub(crate) async fn run() -> Result<ExitCode, String> {
             node("trusty-2", &["trusty"], 1)?,
         ],
     );
-    let ci02 = FakeHost::new(
+    let ci02 = MemoryHost::new(
         ManagerName::new("ci02").map_err(|e| e.to_string())?,
         projects()?,
         vec![
@@ -179,7 +180,11 @@ pub(crate) async fn run() -> Result<ExitCode, String> {
     // Stop the integration build once it runs.
     let mut stopped = false;
     for _ in 0..400 {
-        if let Some((_, n)) = ci02.running().into_iter().find(|(p, _)| p == "integration") {
+        if let Some((_, n)) = ci02
+            .running()
+            .into_iter()
+            .find(|(p, _)| p.as_str() == "integration")
+        {
             println!("[zuul] stopping integration #{n} on ci02");
             let stop = Job::new(
                 f("stop:ci02")?,

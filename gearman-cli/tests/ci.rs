@@ -228,4 +228,191 @@ async fn two_ci_hosts_share_one_server(kind: ServerKind) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-gearman_testkit::on_both_servers!(two_ci_hosts_share_one_server,);
+fn host_c(addr: SocketAddr, dir: &Path, with_c1: bool) -> String {
+    let go = dir.join("go");
+    let c1 = if with_c1 {
+        "[[node]]\nname = \"c1\"\nlabels = [\"bionic\"]\nexecutors = 2\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"
+[gearman]
+servers = ["{addr}"]
+manager = "ci03"
+log_dir = "{logs}"
+
+{c1}
+[[node]]
+name = "c2"
+labels = ["focal"]
+
+[[project]]
+name = "wait"
+label = "bionic"
+command = 'for i in $(seq 400); do [ -e "{go}" ] && exit 0; sleep 0.05; done; exit 1'
+"#,
+        logs = dir.join("logs-c").display(),
+        go = go.display(),
+    )
+}
+
+fn hup(child: &Kill) {
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+}
+
+async fn ids_of(addr: SocketAddr, prefix: &str) -> Vec<String> {
+    registrations(addr)
+        .await
+        .into_iter()
+        .filter(|(id, _)| id.starts_with(prefix))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+async fn start_report(stream: &mut gearman_client::JobStream) -> Value {
+    loop {
+        match tokio::time::timeout(WAIT, stream.next()).await.unwrap() {
+            Some(JobEvent::Progress(gearman_proto::WorkUpdate::Data { data, .. })) => {
+                return serde_json::from_slice(&data).unwrap()
+            }
+            Some(JobEvent::Created(_) | JobEvent::Progress(_)) => {}
+            other => panic!("expected the start report, got {other:?}"),
+        }
+    }
+}
+
+async fn final_result(stream: &mut gearman_client::JobStream) -> String {
+    loop {
+        match tokio::time::timeout(WAIT, stream.next()).await.unwrap() {
+            Some(JobEvent::Done(JobOutcome::Complete(d))) => {
+                let v: Value = serde_json::from_slice(&d).unwrap();
+                return v["result"].as_str().unwrap().to_string();
+            }
+            Some(JobEvent::Created(_) | JobEvent::Progress(_)) => {}
+            other => panic!("expected WORK_COMPLETE, got {other:?}"),
+        }
+    }
+}
+
+async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "ci node removed by SIGHUP") else {
+        return;
+    };
+    let addr = g.addr();
+    let dir = std::env::temp_dir().join(format!("gearmanctl-ci-hup-{}", addr.port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_config(&dir, "c.toml", &host_c(addr, &dir, true));
+    let c = ci(&path);
+    until("c1's two executors", WAIT, || async {
+        ids_of(addr, "c1_").await.len() == 2
+    })
+    .await;
+    let client = Client::builder().server(addr.to_string()).spawn().unwrap();
+    until("the client", WAIT, || async { client.connected() == 1 }).await;
+
+    // A build runs on c1 while c1 is deleted from the file.
+    let mut build = client.submit(job("build:wait", "{}")).await.unwrap();
+    let busy = start_report(&mut build).await["worker"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    write_config(&dir, "c.toml", &host_c(addr, &dir, false));
+    hup(&c);
+    until(
+        "c1's idle executor gone",
+        Duration::from_secs(1),
+        || async { ids_of(addr, "c1_").await == [busy.clone()] },
+    )
+    .await;
+    std::fs::write(dir.join("go"), "").unwrap();
+    assert_eq!(final_result(&mut build).await, "SUCCESS");
+    until("c1 gone after its build", WAIT, || async {
+        ids_of(addr, "c1_").await.is_empty()
+    })
+    .await;
+    until("c2 untouched", WAIT, || async {
+        ids_of(addr, "c2_").await == ["c2_exec-0"]
+    })
+    .await;
+
+    // c1 back in the file: it registers again; a single-use build takes it offline; a SIGHUP
+    // with c1 still online in the file brings it back.
+    write_config(&dir, "c.toml", &host_c(addr, &dir, true));
+    hup(&c);
+    until("c1 back", WAIT, || async {
+        ids_of(addr, "c1_").await.len() == 2
+    })
+    .await;
+    let single = job("build:wait", r#"{"OFFLINE_NODE_WHEN_COMPLETE":"1"}"#);
+    let r = final_report(&client, single).await;
+    assert_eq!(r["result"], "SUCCESS");
+    until("the single-use node gone", WAIT, || async {
+        ids_of(addr, "c1_").await.is_empty()
+    })
+    .await;
+    hup(&c);
+    until("c1 re-enabled", WAIT, || async {
+        ids_of(addr, "c1_").await == ["c1_exec-0", "c1_exec-1"]
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn a_server_restart_mid_single_use_build_leaves_the_node_offline(kind: ServerKind) {
+    let Some(mut g) = TestServer::start_or_skip(kind, "ci restart mid single-use build") else {
+        return;
+    };
+    let addr = g.addr();
+    let dir = std::env::temp_dir().join(format!("gearmanctl-ci-restart-{}", addr.port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_config(&dir, "c.toml", &host_c(addr, &dir, true));
+    let _c = ci(&path);
+    until("c1's two executors", WAIT, || async {
+        ids_of(addr, "c1_").await.len() == 2
+    })
+    .await;
+    let client = Client::builder().server(addr.to_string()).spawn().unwrap();
+    until("the client", WAIT, || async { client.connected() == 1 }).await;
+    let mut single = client
+        .submit(job("build:wait", r#"{"OFFLINE_NODE_WHEN_COMPLETE":"1"}"#))
+        .await
+        .unwrap();
+    start_report(&mut single).await;
+    g.kill();
+    g.restart().unwrap();
+    until(
+        "c2 and the manager back on the new server",
+        WAIT,
+        || async {
+            let ids: Vec<String> = registrations(addr)
+                .await
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            ids == ["c2_exec-0", "ci03_manager"]
+        },
+    )
+    .await;
+    // The aborted build's node stays offline: nothing of c1 registers on the new server.
+    assert!(
+        !gearman_testkit::eventually(Duration::from_secs(1), || async {
+            !ids_of(addr, "c1_").await.is_empty()
+        })
+        .await,
+        "the single-use node registered again after the restart"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+gearman_testkit::on_both_servers!(
+    two_ci_hosts_share_one_server,
+    sighup_retires_a_removed_node_and_brings_back_a_single_use_one,
+    a_server_restart_mid_single_use_build_leaves_the_node_offline,
+);

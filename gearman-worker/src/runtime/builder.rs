@@ -11,7 +11,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::driver::{Driver, RuntimeConfig};
-use super::{Handler, Handlers, Phase, Shared, SharedHandler, Worker};
+use super::{GrabGate, Handler, Handlers, Phase, Shared, SharedHandler, Worker};
 use crate::function_set::{FunctionSet, Timeout};
 use crate::machine::MachineConfig;
 
@@ -48,6 +48,7 @@ pub struct WorkerBuilder {
     connection_ids: Vec<ClientId>,
     machine: MachineConfig,
     runtime: RuntimeConfig,
+    gate: Option<Arc<dyn GrabGate>>,
 }
 
 impl Default for WorkerBuilder {
@@ -65,6 +66,7 @@ impl Default for WorkerBuilder {
             connection_ids: Vec::new(),
             machine: MachineConfig::default(),
             runtime: RuntimeConfig::default(),
+            gate: None,
         }
     }
 }
@@ -236,6 +238,12 @@ impl WorkerBuilder {
         self
     }
 
+    /// Grabs only with a pass from `gate` (see [`GrabGate`]), besides a free slot.
+    pub fn gate(mut self, gate: Arc<dyn GrabGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
     /// Starts the connections. Must be called inside a tokio runtime.
     ///
     /// It does not wait for them: a server that is down is retried with backoff, for ever, and
@@ -270,6 +278,7 @@ impl WorkerBuilder {
             }),
             connected: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
+            gate: self.gate,
         });
         let (functions, _) = watch::channel(self.functions);
         let (phase, _) = watch::channel(Phase::Running);

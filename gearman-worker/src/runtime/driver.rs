@@ -20,7 +20,9 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
+use super::gate::GatePass;
 use super::handler::{Job, JobError};
+use super::GrabGate;
 use super::{Phase, Shared};
 use crate::event::Event;
 use crate::function_set::FunctionSet;
@@ -57,6 +59,8 @@ pub(crate) struct Driver {
     phase: watch::Receiver<Phase>,
     permits: Arc<Semaphore>,
     grab_permit: Option<OwnedSemaphorePermit>,
+    /// The [`GrabGate`](super::GrabGate)'s pass, held with `grab_permit`.
+    gate_pass: Option<GatePass>,
     running: HashMap<JobHandle, Running>,
     jobs: FuturesUnordered<JobFuture>,
     job_tx: mpsc::Sender<JobMsg>,
@@ -119,6 +123,7 @@ impl Driver {
             phase,
             permits,
             grab_permit: None,
+            gate_pass: None,
             running: HashMap::new(),
             jobs: FuturesUnordered::new(),
             job_tx,
@@ -161,7 +166,8 @@ impl Driver {
             self.settle_grab_permit();
             // Take a free permit at once, so that a finished job's WORK_COMPLETE and the next
             // GRAB leave in one write.
-            if self.machine.wants_grab() && self.grab_permit.is_none() {
+            if self.machine.wants_grab() && self.grab_permit.is_none() && self.shared.gate.is_none()
+            {
                 if let Ok(permit) = self.permits.clone().try_acquire_owned() {
                     self.grab_permit = Some(permit);
                     self.machine.grant_grab();
@@ -205,10 +211,19 @@ impl Driver {
                     }
                 }
                 _ = sleep_until(timer), if timer.is_some() => self.machine.handle_timeout(now()),
-                permit = self.permits.clone().acquire_owned(), if want_permit => {
-                    if let Ok(permit) = permit {
-                        self.grab_permit = Some(permit);
-                        self.machine.grant_grab();
+                permit = acquire_grab(self.permits.clone(), self.shared.gate.clone()), if want_permit => {
+                    if let Some((permit, pass)) = permit {
+                        // The gate may have waited on a function change (a node going
+                        // offline): apply it before grabbing.
+                        if self.functions.has_changed().unwrap_or(false) {
+                            let set = self.functions.borrow_and_update().clone();
+                            self.machine.set_functions(set);
+                        }
+                        if self.machine.wants_grab() {
+                            self.grab_permit = Some(permit);
+                            self.gate_pass = pass;
+                            self.machine.grant_grab();
+                        }
                     }
                 }
             }
@@ -219,6 +234,7 @@ impl Driver {
         // Abandoned handlers were aborted above; drop them now.
         self.jobs.clear();
         self.grab_permit = None;
+        self.gate_pass = None;
         self.machine.revoke_grab();
         closed
     }
@@ -229,11 +245,13 @@ impl Driver {
         if self.grab_permit.is_none() || self.machine.state() == crate::GrabState::AwaitingJob {
             return;
         }
-        if self.machine.wants_grab() {
+        // A gated connection asks its gate again for every GRAB.
+        if self.machine.wants_grab() && self.shared.gate.is_none() {
             self.machine.grant_grab();
         } else {
             self.machine.revoke_grab();
             self.grab_permit = None;
+            self.gate_pass = None;
         }
     }
 
@@ -302,6 +320,7 @@ impl Driver {
 
     fn start_job(&mut self, a: crate::Assignment) {
         let permit = self.grab_permit.take();
+        let gate_pass = self.gate_pass.take();
         self.machine.revoke_grab();
         let handler = self
             .shared
@@ -324,6 +343,7 @@ impl Driver {
             connection: self.client_id.clone(),
             epoch: self.epoch,
             updates: self.job_tx.clone(),
+            gate_pass,
         };
         let handle = a.handle.clone();
         let run = AssertUnwindSafe(handler.call(job)).catch_unwind();
@@ -359,4 +379,17 @@ impl Driver {
             },
         );
     }
+}
+
+/// A slot, then the gate's pass (when the worker has a gate); `None` if the semaphore closed.
+async fn acquire_grab(
+    permits: Arc<Semaphore>,
+    gate: Option<Arc<dyn GrabGate>>,
+) -> Option<(OwnedSemaphorePermit, Option<GatePass>)> {
+    let permit = permits.acquire_owned().await.ok()?;
+    let pass = match gate {
+        Some(gate) => Some(gate.pass().await),
+        None => None,
+    };
+    Some((permit, pass))
 }

@@ -9,6 +9,7 @@ use gearman_proto::{ClientId, FunctionName, JobHandle, UniqueId, WorkUpdate};
 use tokio::sync::mpsc;
 
 use super::driver::JobMsg;
+use super::gate::GatePass;
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -110,6 +111,7 @@ pub struct Job {
     pub(crate) connection: Option<ClientId>,
     pub(crate) epoch: u64,
     pub(crate) updates: mpsc::Sender<JobMsg>,
+    pub(crate) gate_pass: Option<GatePass>,
 }
 
 impl Job {
@@ -136,6 +138,12 @@ impl Job {
     /// The client id of the connection the job came on, if it has one.
     pub fn connection_id(&self) -> Option<&ClientId> {
         self.connection.as_ref()
+    }
+
+    /// Takes the [`GatePass`] this job was grabbed with (with a
+    /// [`gate`](super::WorkerBuilder::gate)), to release it early or keep it past the job.
+    pub fn take_gate_pass(&mut self) -> Option<GatePass> {
+        self.gate_pass.take()
     }
 
     /// The workload.

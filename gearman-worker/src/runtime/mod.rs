@@ -2,10 +2,12 @@
 
 mod builder;
 mod driver;
+mod gate;
 mod handler;
 mod name;
 
 pub use builder::{BuildError, WorkerBuilder};
+pub use gate::{GatePass, GrabGate};
 pub use handler::{BoxFuture, Handler, Job, JobError, JobGone, JobResult, SharedHandler};
 
 pub use handler::JobHandler;
@@ -83,6 +85,7 @@ pub(crate) struct Shared {
     pub(crate) handlers: RwLock<Handlers>,
     pub(crate) connected: AtomicUsize,
     pub(crate) running: AtomicUsize,
+    pub(crate) gate: Option<Arc<dyn GrabGate>>,
 }
 
 /// A running worker: cheap to clone; every clone controls the same connections.

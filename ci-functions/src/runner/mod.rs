@@ -1,0 +1,249 @@
+//! The glue: one worker per executor (one connection per server, the same client id on each),
+//! one management worker per host, function sets and node lifecycles kept in step with the
+//! host.
+
+mod build;
+mod error;
+mod lock;
+mod management;
+
+pub use error::RunnerError;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gearman_proto::ClientId;
+use gearman_worker::{FunctionSet, Job, JobError, Worker};
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+
+use crate::host::CiHost;
+use crate::label::Label;
+use crate::naming;
+use crate::policy::functions_for;
+use lock::{NodeGate, NodeLock};
+
+/// How long a retired executor's running build may take to finish.
+const RETIRE_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A node's executors (one worker each, so an executor can be added or retired on its own) and
+/// the lock they share.
+struct NodeWorkers {
+    executors: Vec<Worker>,
+    lock: Arc<NodeLock>,
+}
+
+struct Shared<H: CiHost> {
+    host: Arc<H>,
+    servers: Vec<String>,
+    nodes: Mutex<HashMap<Label, NodeWorkers>>,
+}
+
+/// Runs a [`CiHost`]'s builds for Gearman jobs, as the Jenkins gearman plugin did.
+///
+/// - Every online node of the host gets one worker per executor, named `NODE_exec-I` on every
+///   server, all offering the node's function set ([`functions_for`]); the host gets one
+///   management worker, `MANAGER_manager`, for `stop:MANAGER` and `set_description:MANAGER`.
+/// - On [`CiHost::changed`] (or [`refresh`](Self::refresh)) function sets change by delta;
+///   executors are added or retired as counts change; a node that is gone or offline stops
+///   grabbing at once, its idle executors disconnect, and its busy ones finish their build,
+///   report it, then disconnect; a node that comes back registers again.
+/// - An executor grabs only while it holds its node's lock and the host reports an idle
+///   executor there ([`CiHost::idle_executors`]); the lock is released once the build started,
+///   or, with `OFFLINE_NODE_WHEN_COMPLETE`, after the build ended and the node went offline.
+/// - A connection lost mid-build: the server takes the job back; the runner aborts the build
+///   on the host (or gives up its pending start) and never sends its result on a later
+///   connection.
+pub struct Runner<H: CiHost> {
+    shared: Arc<Shared<H>>,
+    management: Worker,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl<H: CiHost> std::fmt::Debug for Runner<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("servers", &self.shared.servers)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ascii_id(text: String) -> Option<ClientId> {
+    ClientId::try_from(text).ok()
+}
+
+fn retire_all(workers: Vec<Worker>) {
+    for w in workers {
+        // Stops grabbing at once; an idle executor disconnects now, a busy one after its build.
+        tokio::spawn(async move {
+            let _ = w.shutdown(RETIRE_GRACE).await;
+        });
+    }
+}
+
+impl<H: CiHost> Shared<H> {
+    /// Recomputes every node's functions and applies them; starts and retires executors and
+    /// nodes as the host changes (no restart needed).
+    async fn refresh(self: &Arc<Self>) -> Result<(), RunnerError<H::Error>> {
+        let projects = self.host.projects().await.map_err(RunnerError::Host)?;
+        let nodes = self.host.nodes().await.map_err(RunnerError::Host)?;
+        let mut workers = self.nodes.lock().await;
+        let gone: Vec<Label> = workers
+            .keys()
+            .filter(|name| !nodes.iter().any(|n| &n.info.name == *name && n.info.online))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(entry) = workers.remove(&name) {
+                info!(node = %name, "node gone or offline: retiring its executors");
+                entry.lock.close();
+                retire_all(entry.executors);
+            }
+        }
+        for node in nodes.into_iter().filter(|n| n.info.online) {
+            let set: FunctionSet = functions_for(&node.info, &projects).into_iter().collect();
+            let name = node.info.name.clone();
+            let entry = workers.entry(name.clone()).or_insert_with(|| NodeWorkers {
+                executors: Vec::new(),
+                lock: Arc::new(NodeLock::default()),
+            });
+            while entry.executors.len() < node.executors {
+                let i = entry.executors.len();
+                let worker = self.start_executor(&name, i, &entry.lock, set.clone())?;
+                entry.executors.push(worker);
+            }
+            if entry.executors.len() > node.executors {
+                let retired = entry.executors.split_off(node.executors);
+                retire_all(retired);
+            }
+            for worker in &entry.executors {
+                if worker.functions() != set {
+                    // Every function has the fallback handler: this cannot fail.
+                    let _ = worker.set_functions(set.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Retires a node now (it went offline), whatever the host says.
+    async fn retire(&self, node: &Label) {
+        if let Some(entry) = self.nodes.lock().await.remove(node) {
+            entry.lock.close();
+            retire_all(entry.executors);
+        }
+    }
+
+    fn start_executor(
+        self: &Arc<Self>,
+        node: &Label,
+        i: usize,
+        lock: &Arc<NodeLock>,
+        functions: FunctionSet,
+    ) -> Result<Worker, RunnerError<H::Error>> {
+        let mut builder = Worker::builder().concurrency(1).gate(Arc::new(NodeGate {
+            lock: lock.clone(),
+            host: self.host.clone(),
+            node: node.clone(),
+        }));
+        // The same id on every server (the plugin's `NODE_exec-I`).
+        if let Some(id) = ascii_id(format!("{node}_exec-{i}")) {
+            builder = builder.connection_ids(vec![id]);
+        }
+        for s in &self.servers {
+            builder = builder.server(s.clone());
+        }
+        let shared = Arc::downgrade(self);
+        let node_name = node.clone();
+        info!(node = %node, executor = i, "starting executor");
+        let worker = builder
+            .fallback(move |job: Job| {
+                let shared = shared.clone();
+                let node_name = node_name.clone();
+                async move {
+                    let Some(shared) = shared.upgrade() else {
+                        return Err(JobError::Fail);
+                    };
+                    shared.run_build(node_name, job).await
+                }
+            })
+            .spawn()?;
+        // Every function has the fallback handler: this cannot fail.
+        let _ = worker.set_functions(functions);
+        Ok(worker)
+    }
+}
+
+impl<H: CiHost> Runner<H> {
+    /// Starts the management worker and a worker per executor of every online node, registers
+    /// every node's functions, and follows the host's changes.
+    pub async fn start(host: Arc<H>, servers: Vec<String>) -> Result<Self, RunnerError<H::Error>> {
+        let manager = host.manager();
+        let mut builder = Worker::builder();
+        for s in &servers {
+            builder = builder.server(s.clone());
+        }
+        if let Some(id) = ascii_id(format!("{manager}_manager")) {
+            builder = builder.connection_ids(vec![id]);
+        }
+        let (h1, h2) = (host.clone(), host.clone());
+        let management = builder
+            .function(naming::stop(&manager), move |job: Job| {
+                management::stop(h1.clone(), job)
+            })
+            .function(naming::set_description(&manager), move |job: Job| {
+                management::set_description(h2.clone(), job)
+            })
+            .spawn()?;
+        let shared = Arc::new(Shared {
+            host,
+            servers,
+            nodes: Mutex::new(HashMap::new()),
+        });
+        shared.refresh().await?;
+        let weak = Arc::downgrade(&shared);
+        let watcher = tokio::spawn(async move {
+            loop {
+                let Some(host) = weak.upgrade().map(|s| s.host.clone()) else {
+                    return;
+                };
+                host.changed().await;
+                let Some(shared) = weak.upgrade() else { return };
+                if let Err(e) = shared.refresh().await {
+                    warn!(error = %e, "refresh failed");
+                }
+            }
+        });
+        Ok(Self {
+            shared,
+            management,
+            watcher,
+        })
+    }
+
+    /// Recomputes and re-registers every node's functions now (e.g. on SIGHUP).
+    pub async fn refresh(&self) -> Result<(), RunnerError<H::Error>> {
+        self.shared.refresh().await
+    }
+
+    /// Stops taking jobs, lets running builds end within `grace`, and disconnects. Builds still
+    /// running after `grace` are aborted on the host; the server takes their jobs back.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.watcher.abort();
+        let workers: Vec<Worker> = self
+            .shared
+            .nodes
+            .lock()
+            .await
+            .values()
+            .flat_map(|n| {
+                n.lock.close();
+                n.executors.iter().cloned()
+            })
+            .collect();
+        for w in workers.iter().chain(std::iter::once(&self.management)) {
+            let _ = w.shutdown(grace).await;
+        }
+    }
+}
