@@ -298,3 +298,104 @@ async fn ipv6_loopback_works_end_to_end() {
     worker.shutdown(Duration::from_secs(5)).await.unwrap();
     server.shutdown().await;
 }
+
+/// A server that accepts connections and never reads: the client's writes stall once the socket
+/// buffers are full.
+async fn deaf_server() -> (String, tokio::task::JoinHandle<()>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_reading_cannot_hold_a_call_past_its_deadline() {
+    let (addr, task) = deaf_server().await;
+    let client = Client::builder()
+        .server(addr.as_str())
+        .queue(1)
+        .exceptions(false)
+        .request_timeout(Duration::from_secs(60))
+        .spawn()
+        .unwrap();
+    client.ready(Duration::from_secs(5)).await.unwrap();
+    // 40 jobs of 2 MiB: far more than loopback's socket buffers, so the driver's write stalls
+    // and the command queue behind it fills.
+    let payload = Bytes::from(vec![b'x'; 2 << 20]);
+    let started = Instant::now();
+    let calls = (0..40).map(|_| {
+        let client = client.clone();
+        let job = Job::new("deaf", payload.clone()).timeout(Duration::from_millis(800));
+        tokio::spawn(async move {
+            let out = client.call(job).await;
+            (out, started.elapsed())
+        })
+    });
+    let calls: Vec<_> = calls.collect();
+    let mut outcomes = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for call in calls {
+        let (out, took) = call.await.unwrap();
+        slowest = slowest.max(took);
+        outcomes.push(out);
+    }
+    assert!(slowest < Duration::from_secs(3), "{slowest:?} {outcomes:?}");
+    let ambiguous = outcomes
+        .iter()
+        .filter(|o| **o == Err(ClientError::Failed(Failure::Ambiguous)))
+        .count();
+    let not_sent = outcomes
+        .iter()
+        .filter(|o| **o == Err(ClientError::Failed(Failure::NotSent)))
+        .count();
+    assert_eq!(ambiguous + not_sent, 40, "{outcomes:?}");
+    assert!(
+        not_sent > 0,
+        "the queue behind the stuck write never filled: {outcomes:?}"
+    );
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_reading_ends_calls_without_a_deadline_too() {
+    let (addr, task) = deaf_server().await;
+    let client = Client::builder()
+        .server(addr.as_str())
+        .exceptions(false)
+        .write_timeout(Duration::from_millis(500))
+        .spawn()
+        .unwrap();
+    client.ready(Duration::from_secs(5)).await.unwrap();
+    let payload = Bytes::from(vec![b'x'; 2 << 20]);
+    let started = Instant::now();
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            let job = Job::new("deaf", payload.clone());
+            tokio::spawn(async move { client.call(job).await })
+        })
+        .collect();
+    for call in calls {
+        let out = call.await.unwrap();
+        // Sent and lost with the connection, or never sent (then no server is left).
+        assert!(
+            matches!(
+                out,
+                Err(ClientError::Failed(Failure::Ambiguous | Failure::NotSent))
+                    | Err(ClientError::Unreachable(_))
+            ),
+            "{out:?}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    task.abort();
+}

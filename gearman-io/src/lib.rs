@@ -22,6 +22,10 @@ pub struct ConnectOptions {
     pub timeout: Duration,
     /// TCP keepalive idle time (probes then every third of it); `None` turns it off.
     pub keepalive: Option<Duration>,
+    /// How long one write may wait for the peer to take the bytes: a server that stopped
+    /// reading (frozen, its window full) is declared dead after this, so that no caller waits
+    /// on a stuck write forever.
+    pub write_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -29,6 +33,7 @@ impl Default for ConnectOptions {
         Self {
             timeout: Duration::from_secs(5),
             keepalive: Some(Duration::from_secs(30)),
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -66,12 +71,14 @@ pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Encodes `requests` into `buf` and writes them in one write; a request that cannot be encoded
-/// (a machine bug) is logged and dropped rather than sent half-made. `buf` is left empty.
+/// Encodes `requests` into `buf` and writes them in one write, within `timeout` (else a
+/// `TimedOut` error: the peer stopped reading); a request that cannot be encoded (a machine bug)
+/// is logged and dropped rather than sent half-made. `buf` is left empty.
 pub async fn write_requests<W: tokio::io::AsyncWrite + Unpin>(
     wr: &mut W,
     buf: &mut bytes::BytesMut,
     requests: impl Iterator<Item = gearman_proto::Request>,
+    timeout: Duration,
 ) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
     for req in requests {
@@ -84,9 +91,14 @@ pub async fn write_requests<W: tokio::io::AsyncWrite + Unpin>(
     if buf.is_empty() {
         return Ok(());
     }
-    let written = wr.write_all(buf).await;
+    let written = tokio::time::timeout(timeout, wr.write_all(buf)).await;
     buf.clear();
-    written
+    written.unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the peer took no bytes for {timeout:?}"),
+        ))
+    })
 }
 
 /// Opens a connection with TCP_NODELAY (small packets must not wait on delayed ACKs: python
@@ -116,6 +128,7 @@ mod tests {
         let options = ConnectOptions {
             timeout: Duration::from_secs(2),
             keepalive: Some(Duration::from_secs(42)),
+            ..ConnectOptions::default()
         };
         let stream = connect(&addr, &options).await.unwrap();
         let sock = socket2::SockRef::from(&stream);

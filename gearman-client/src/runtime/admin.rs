@@ -68,6 +68,7 @@ impl AdminClient {
         let options = ConnectOptions {
             timeout: self.timeout,
             keepalive: None,
+            ..ConnectOptions::default()
         };
         let mut stream = gearman_io::connect(&self.addr, &options)
             .await

@@ -94,6 +94,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How long one write may wait for a server that takes no bytes (frozen, its window full)
+    /// before the connection counts as dead: its requests then end as they do on any lost
+    /// connection, so no call without a deadline waits on a stuck write forever (default 10 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.driver.connect.write_timeout = timeout;
+        self
+    }
+
     /// Starts one connection per server, in the background, and returns at once. Calls made
     /// before the first connection is up wait for it (up to the connect timeout, or their own
     /// deadline); [`Client::ready`] waits explicitly.

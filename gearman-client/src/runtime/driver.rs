@@ -237,6 +237,7 @@ impl Driver {
     async fn serve_connection(&mut self, stream: TcpStream) -> Closed {
         let (mut rd, mut wr) = stream.into_split();
         let mut reader = ResponseReader::new();
+        let write_timeout = self.config.connect.write_timeout;
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
         tracing::info!(server = %self.addr, "connected");
@@ -245,7 +246,9 @@ impl Driver {
                 break closed;
             }
             let requests = std::iter::from_fn(|| self.machine.poll_transmit());
-            if let Err(e) = gearman_io::write_requests(&mut wr, &mut wbuf, requests).await {
+            if let Err(e) =
+                gearman_io::write_requests(&mut wr, &mut wbuf, requests, write_timeout).await
+            {
                 break Closed::Io(e);
             }
             let timer = self.machine.poll_timeout().map(Instant::from_std);

@@ -28,16 +28,24 @@ pub struct JobStream {
     handle: Option<JobHandle>,
     background: bool,
     finished: bool,
+    /// The caller's deadline: past it (and a short grace for the driver's own verdict) the
+    /// stream ends on its own, even if its driver is stuck.
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl JobStream {
-    pub(crate) fn new(rx: mpsc::Receiver<Event>, server: usize) -> Self {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Event>,
+        server: usize,
+        deadline: Option<std::time::Instant>,
+    ) -> Self {
         Self {
             rx: Some(rx),
             server,
             handle: None,
             background: false,
             finished: false,
+            deadline: deadline.map(|d| tokio::time::Instant::from_std(d) + super::DEADLINE_GRACE),
         }
     }
 
@@ -49,6 +57,7 @@ impl JobStream {
             handle: Some(handle),
             background: true,
             finished: true,
+            deadline: None,
         }
     }
 
@@ -67,9 +76,20 @@ impl JobStream {
         if self.finished {
             return None;
         }
-        let received = match self.rx.as_mut() {
-            Some(rx) => rx.recv().await,
-            None => None,
+        let received = match (self.rx.as_mut(), self.deadline) {
+            (Some(rx), Some(until)) => match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(received) => received,
+                Err(_) => {
+                    self.finished = true;
+                    let failure = match self.handle {
+                        Some(_) => Failure::TimedOut,
+                        None => Failure::Ambiguous,
+                    };
+                    return Some(JobEvent::Failed(failure));
+                }
+            },
+            (Some(rx), None) => rx.recv().await,
+            (None, _) => None,
         };
         let event = match received {
             Some(e) => e,

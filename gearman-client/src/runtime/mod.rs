@@ -30,6 +30,31 @@ use tokio::time::Instant;
 use crate::event::{Event, Failure, JobOutcome};
 use driver::Command;
 
+/// Whether a command reached its driver's queue.
+enum Queued {
+    Yes,
+    /// The driver is gone: the request may go to the next server.
+    DriverGone,
+    /// The caller's deadline passed while the queue was full: nothing was sent.
+    DeadlinePassed,
+}
+
+impl Queued {
+    /// For an attempt on one server: `None` to go on, else how the attempt ends (`Some(None)`:
+    /// try the next server).
+    fn ending<R>(self) -> Option<Option<Result<R, ClientError>>> {
+        match self {
+            Self::Yes => None,
+            Self::DriverGone => Some(None),
+            Self::DeadlinePassed => Some(Some(Err(ClientError::Failed(Failure::NotSent)))),
+        }
+    }
+}
+
+/// How long past a caller's deadline a call waits for its driver's own verdict (which knows
+/// whether the job was acknowledged) before it ends on its own.
+const DEADLINE_GRACE: Duration = Duration::from_millis(50);
+
 /// Events a job's stream may hold unread before the client stops following the job.
 pub const STREAM_BUFFER: usize = 1024;
 
@@ -163,77 +188,112 @@ impl Client {
             };
         }
         let new = job.prepare(std::time::Instant::now())?;
-        self.first_contact(new.deadline).await?;
-        for i in self.order(&new.unique) {
-            let server = &self.inner.servers[i];
-            if !server.up.load(Ordering::Relaxed) {
+        let order = self.order(&new.unique);
+        self.on_a_live_server(order, new.deadline, |i| {
+            let new = new.clone();
+            async move {
+                let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+                let deadline = new.deadline;
+                let cmd = Command::Submit {
+                    job: new,
+                    events: tx,
+                };
+                if let Some(end) = self.queue(i, cmd, deadline).await.ending() {
+                    return end;
+                }
+                let mut stream = JobStream::new(rx, i, deadline);
+                // Wait for the acknowledgement; a request that never left may go elsewhere.
+                match stream.created().await {
+                    Err(ClientError::Failed(Failure::NotSent)) => None,
+                    Err(e) => Some(Err(e)),
+                    Ok(_) => Some(Ok(stream)),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Waits for a first connection if none is up, then tries `attempt` on each live server of
+    /// `order` until one is not `None` (`None`: the request was never sent there, so it may go to
+    /// the next). Ends with each server's reason when none took it.
+    async fn on_a_live_server<R, Fut>(
+        &self,
+        order: Vec<usize>,
+        deadline: Option<std::time::Instant>,
+        mut attempt: impl FnMut(usize) -> Fut,
+    ) -> Result<R, ClientError>
+    where
+        Fut: std::future::Future<Output = Option<Result<R, ClientError>>>,
+    {
+        self.first_contact(deadline).await?;
+        for i in order {
+            if !self.inner.servers[i].up.load(Ordering::Relaxed) {
                 continue;
             }
-            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-            let cmd = Command::Submit {
-                job: new.clone(),
-                events: tx,
-            };
-            if !self.send(server, cmd, new.deadline).await {
-                continue;
-            }
-            let mut stream = JobStream::new(rx, i);
-            // Wait for the acknowledgement; a request that never left may go elsewhere.
-            match stream.created().await {
-                Err(ClientError::Failed(Failure::NotSent)) => continue,
-                Err(e) => return Err(e),
-                Ok(_) => return Ok(stream),
+            if let Some(result) = attempt(i).await {
+                return result;
             }
         }
         Err(self.none_took_it())
     }
 
-    /// Hands `cmd` to `server`'s driver, waiting for room in its queue until `deadline`.
-    async fn send(
-        &self,
-        server: &Server,
-        cmd: Command,
-        deadline: Option<std::time::Instant>,
-    ) -> bool {
+    /// Hands `cmd` to server `i`'s driver, waiting for room in its queue until `deadline`.
+    async fn queue(&self, i: usize, cmd: Command, deadline: Option<std::time::Instant>) -> Queued {
+        let commands = &self.inner.servers[i].commands;
         let sent = match deadline {
-            Some(d) => tokio::time::timeout_at(Instant::from_std(d), server.commands.send(cmd))
-                .await
-                .unwrap_or(Ok(())),
-            None => server.commands.send(cmd).await,
+            Some(d) => {
+                match tokio::time::timeout_at(Instant::from_std(d), commands.send(cmd)).await {
+                    Ok(sent) => sent,
+                    Err(_) => return Queued::DeadlinePassed,
+                }
+            }
+            None => commands.send(cmd).await,
         };
-        sent.is_ok()
+        match sent {
+            Ok(()) => Queued::Yes,
+            Err(_) => Queued::DriverGone,
+        }
     }
 
     /// Submits a job and waits only for its ending: a foreground job's outcome, a background
     /// job's creation, or a failure (one event, one wake-up). Returns the server's index too.
     async fn submit_for_end(&self, job: Job) -> Result<(usize, Event), ClientError> {
         let new = job.prepare(std::time::Instant::now())?;
-        self.first_contact(new.deadline).await?;
-        for i in self.order(&new.unique) {
-            let server = &self.inner.servers[i];
-            if !server.up.load(Ordering::Relaxed) {
-                continue;
+        let order = self.order(&new.unique);
+        self.on_a_live_server(order, new.deadline, |i| {
+            let new = new.clone();
+            async move {
+                let (tx, rx) = oneshot::channel();
+                let deadline = new.deadline;
+                let cmd = Command::SubmitForEnd { job: new, end: tx };
+                if let Some(end) = self.queue(i, cmd, deadline).await.ending() {
+                    return end;
+                }
+                // The driver ends the request at its deadline; should the driver itself be
+                // stuck (a write the server does not take), the caller's deadline still holds.
+                let ended = match deadline {
+                    Some(d) => {
+                        let until = Instant::from_std(d) + DEADLINE_GRACE;
+                        match tokio::time::timeout_at(until, rx).await {
+                            Ok(ended) => ended,
+                            Err(_) => return Some(Err(ClientError::Failed(Failure::Ambiguous))),
+                        }
+                    }
+                    None => rx.await,
+                };
+                match ended {
+                    Ok(Event::Failed {
+                        failure: Failure::NotSent,
+                        ..
+                    }) => None,
+                    Ok(Event::Failed { failure, .. }) => Some(Err(ClientError::Failed(failure))),
+                    Ok(event) => Some(Ok((i, event))),
+                    // The driver let go without an ending: the client is closing.
+                    Err(_) => Some(Err(ClientError::Failed(Failure::Abandoned))),
+                }
             }
-            let (tx, rx) = oneshot::channel();
-            let cmd = Command::SubmitForEnd {
-                job: new.clone(),
-                end: tx,
-            };
-            if !self.send(server, cmd, new.deadline).await {
-                continue;
-            }
-            match rx.await {
-                Ok(Event::Failed {
-                    failure: Failure::NotSent,
-                    ..
-                }) => continue,
-                Ok(Event::Failed { failure, .. }) => return Err(ClientError::Failed(failure)),
-                Ok(event) => return Ok((i, event)),
-                // The driver let go without an ending: the client is closing.
-                Err(_) => return Err(ClientError::Failed(Failure::Abandoned)),
-            }
-        }
-        Err(self.none_took_it())
+        })
+        .await
     }
 
     /// Sends one query to the first live server of `servers` and waits for its single answer.
@@ -242,27 +302,25 @@ impl Client {
         servers: Vec<usize>,
         make: impl Fn(mpsc::Sender<Event>) -> Command,
     ) -> Result<Event, ClientError> {
-        self.first_contact(None).await?;
-        for i in servers {
-            let server = &self.inner.servers[i];
-            if !server.up.load(Ordering::Relaxed) {
-                continue;
-            }
+        self.on_a_live_server(servers, None, |i| {
             let (tx, mut rx) = mpsc::channel(1);
-            if server.commands.send(make(tx)).await.is_err() {
-                continue;
+            let cmd = make(tx);
+            async move {
+                if let Some(end) = self.queue(i, cmd, None).await.ending() {
+                    return end;
+                }
+                match rx.recv().await {
+                    Some(Event::Failed {
+                        failure: Failure::NotSent,
+                        ..
+                    }) => None,
+                    Some(Event::Failed { failure, .. }) => Some(Err(ClientError::Failed(failure))),
+                    Some(event) => Some(Ok(event)),
+                    None => Some(Err(ClientError::Closed)),
+                }
             }
-            match rx.recv().await {
-                Some(Event::Failed {
-                    failure: Failure::NotSent,
-                    ..
-                }) => continue,
-                Some(Event::Failed { failure, .. }) => return Err(ClientError::Failed(failure)),
-                Some(event) => return Ok(event),
-                None => return Err(ClientError::Closed),
-            }
-        }
-        Err(self.none_took_it())
+        })
+        .await
     }
 
     /// The status of a job (GET_STATUS) on the server that created it

@@ -238,6 +238,13 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long one write may wait for a server that takes no bytes (frozen, its window full)
+    /// before the connection counts as dead and is replaced (default 10 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.runtime.connect.write_timeout = timeout;
+        self
+    }
+
     /// Grabs only with a pass from `gate` (see [`GrabGate`]), besides a free slot.
     pub fn gate(mut self, gate: Arc<dyn GrabGate>) -> Self {
         self.gate = Some(gate);

@@ -174,7 +174,14 @@ impl Driver {
                 }
             }
             let requests = std::iter::from_fn(|| self.machine.poll_transmit());
-            if let Err(e) = gearman_io::write_requests(&mut wr, &mut wbuf, requests).await {
+            if let Err(e) = gearman_io::write_requests(
+                &mut wr,
+                &mut wbuf,
+                requests,
+                self.config.connect.write_timeout,
+            )
+            .await
+            {
                 break Closed::Io(e);
             }
             if self.drained {
