@@ -1,7 +1,4 @@
-//! `gearman-io` holds what the tokio runtimes of the client and the worker share: opening a
-//! connection the way every Gearman peer should (TCP_NODELAY, keepalive, a connect timeout) and
-//! reconnect delays (capped exponential backoff with jitter), and each server connection's state
-//! ([`ServerStates`]) with a deadline-bounded wait for the first usable one.
+#![doc = include_str!("../README.md")]
 
 mod backoff;
 mod conn;

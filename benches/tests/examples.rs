@@ -1,0 +1,25 @@
+//! `examples/load.rs` run as a user would run it, against the embedded server: every job it
+//! sends comes back and it reports the rate.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use gearman_testkit::{run_standalone_example, ServerKind, TestServer};
+
+#[test]
+fn load_runs_its_jobs_and_reports_the_rate() {
+    let server = TestServer::start_or_skip(ServerKind::GearmanServer, "example_load").unwrap();
+    let addr = server.addr().to_string();
+    let out = run_standalone_example("load", &[&addr, "2000"], Duration::from_secs(120));
+    assert!(out.success(), "{out:?}");
+    let line = out.stdout.trim();
+    assert!(line.starts_with("2000 jobs in "), "{line}");
+    let rate: f64 = line
+        .rsplit(": ")
+        .next()
+        .and_then(|r| r.strip_suffix(" jobs/s"))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in {line:?}"));
+    assert!(rate > 0.0, "{line}");
+}
