@@ -216,8 +216,13 @@ async fn an_unacknowledged_submission_is_ambiguous_not_timed_out() {
         "{:?}",
         started.elapsed()
     );
-    // With a deadline of its own, the call ends at that deadline, also ambiguous.
-    let client = Client::builder().server(addr.as_str()).spawn().unwrap();
+    // With a deadline of its own, the call ends at that deadline. Sent (no option to wait
+    // for): ambiguous.
+    let client = Client::builder()
+        .server(addr.as_str())
+        .exceptions(false)
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     let out = client
         .call(Job::new("f", "x").timeout(Duration::from_millis(300)))
@@ -228,6 +233,13 @@ async fn an_unacknowledged_submission_is_ambiguous_not_timed_out() {
         took >= Duration::from_millis(300) && took < Duration::from_secs(2),
         "{took:?}"
     );
+    // Still held behind the unanswered option request at its deadline: taken back, never
+    // sent.
+    let client = Client::builder().server(addr.as_str()).spawn().unwrap();
+    let out = client
+        .call(Job::new("f", "x").timeout(Duration::from_millis(300)))
+        .await;
+    assert_eq!(out, Err(ClientError::Failed(Failure::NotSent)));
     task.abort();
 }
 
@@ -388,6 +400,44 @@ async fn a_server_that_stops_reading_ends_calls_without_a_deadline_too() {
                 out,
                 Err(ClientError::Failed(Failure::Ambiguous | Failure::NotSent))
                     | Err(ClientError::Unreachable(_))
+            ),
+            "{out:?}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_to_a_server_that_stops_reading_ends_by_its_deadlines() {
+    let (addr, task) = deaf_server().await;
+    let client = Client::builder()
+        .server(addr.as_str())
+        .queue(1)
+        .exceptions(false)
+        .spawn()
+        .unwrap();
+    client.ready(Duration::from_secs(5)).await.unwrap();
+    let payload = Bytes::from(vec![b'x'; 2 << 20]);
+    let started = Instant::now();
+    // Two batches at once: the second waits behind the first's stuck write.
+    let batch = |n| {
+        let client = client.clone();
+        let jobs: Vec<Job> = (0..n)
+            .map(|_| Job::new("deaf", payload.clone()).timeout(Duration::from_millis(800)))
+            .collect();
+        tokio::spawn(async move { client.call_all(jobs).await })
+    };
+    let (a, b) = (batch(20), batch(5));
+    for out in a.await.unwrap().into_iter().chain(b.await.unwrap()) {
+        assert!(
+            matches!(
+                out,
+                Err(ClientError::Failed(Failure::Ambiguous | Failure::NotSent))
             ),
             "{out:?}"
         );

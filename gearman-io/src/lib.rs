@@ -60,6 +60,14 @@ impl ReconnectOptions {
     }
 }
 
+/// The instant `after` from now, saturating far in the future instead of overflowing (a caller's
+/// `Duration::MAX` means "no limit", never a panic).
+pub fn deadline_in(after: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// Sleeps until `deadline`, or forever without one: the timer branch of a driver's `select!`.
 pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
@@ -68,8 +76,8 @@ pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Encodes `requests` into `buf` and writes them in one write, within `timeout` (else a
-/// `TimedOut` error: the peer stopped reading); a request that cannot be encoded (a machine bug)
+/// Encodes `requests` into `buf` and writes them in one write, failing with `TimedOut` when the
+/// peer takes no bytes for `timeout` (it stopped reading); a request that cannot be encoded (a machine bug)
 /// is logged and dropped rather than sent half-made. `buf` is left empty.
 pub async fn write_requests<W: tokio::io::AsyncWrite + Unpin>(
     wr: &mut W,
@@ -88,14 +96,27 @@ pub async fn write_requests<W: tokio::io::AsyncWrite + Unpin>(
     if buf.is_empty() {
         return Ok(());
     }
-    let written = tokio::time::timeout(timeout, wr.write_all(buf)).await;
+    // The timeout bounds each wait for the peer to take bytes, not the whole write: a slow
+    // reader that keeps taking bytes is not a dead one.
+    let mut written = 0;
+    let result = loop {
+        if written == buf.len() {
+            break Ok(());
+        }
+        match tokio::time::timeout(timeout, wr.write(&buf[written..])).await {
+            Ok(Ok(0)) => break Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => written += n,
+            Ok(Err(e)) => break Err(e),
+            Err(_) => {
+                break Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the peer took no bytes for {timeout:?}"),
+                ))
+            }
+        }
+    };
     buf.clear();
-    written.unwrap_or_else(|_| {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("the peer took no bytes for {timeout:?}"),
-        ))
-    })
+    result
 }
 
 /// Opens a connection with TCP_NODELAY (small packets must not wait on delayed ACKs: python
@@ -117,6 +138,73 @@ pub async fn connect(addr: &str, options: &ConnectOptions) -> std::io::Result<Tc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A peer that, over and over, waits `pause` and then reads `burst` bytes as fast as it can;
+    /// or, with `None`, reads nothing at all.
+    async fn reader(
+        burst: Option<usize>,
+        pause: Duration,
+    ) -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let Some(burst) = burst else {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return 0;
+            };
+            let mut buf = vec![0; burst];
+            let mut total = 0;
+            loop {
+                tokio::time::sleep(pause).await;
+                match s.read_exact(&mut buf).await {
+                    Ok(_) => total += burst,
+                    Err(_) => return total,
+                }
+            }
+        });
+        (addr, task)
+    }
+
+    fn big_echo(len: usize) -> std::iter::Once<gearman_proto::Request> {
+        std::iter::once(gearman_proto::Request::Echo(bytes::Bytes::from(vec![
+            b'x';
+            len
+        ])))
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_is_not_a_dead_one_and_a_deaf_one_is() {
+        let timeout = Duration::from_secs(1);
+        let (addr, task) = reader(Some(4 << 20), Duration::from_millis(500)).await;
+        let mut s = connect(&addr, &ConnectOptions::default()).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = bytes::BytesMut::new();
+        // 24 MiB to a reader that stops for half a second every 4 MiB: the whole write takes
+        // longer than the timeout, no single stall does.
+        write_requests(&mut s, &mut buf, big_echo(24 << 20), timeout)
+            .await
+            .unwrap();
+        assert!(started.elapsed() > timeout, "{:?}", started.elapsed());
+        drop(s);
+        assert!(task.await.unwrap() >= 12 << 20);
+
+        let (addr, task) = reader(None, Duration::ZERO).await;
+        let mut s = connect(&addr, &ConnectOptions::default()).await.unwrap();
+        let err = write_requests(&mut s, &mut buf, big_echo(32 << 20), timeout)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_huge_deadline_saturates() {
+        assert!(deadline_in(Duration::MAX) > tokio::time::Instant::now());
+        let soon = deadline_in(Duration::from_millis(5));
+        assert!(soon <= tokio::time::Instant::now() + Duration::from_millis(5));
+    }
 
     #[tokio::test]
     async fn connect_applies_nodelay_and_keepalive() {

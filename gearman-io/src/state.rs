@@ -169,7 +169,9 @@ impl ServerStates {
         let mut rx = self.tx.subscribe();
         let settled = |states: &Vec<ServerState>| {
             states.iter().any(ServerState::is_up)
-                || states.iter().all(|s| matches!(s.state, ConnState::Down(_)))
+                || states
+                    .iter()
+                    .all(|s| matches!(s.state, ConnState::Down(_) | ConnState::Closed))
         };
         let waited = tokio::time::timeout_at(deadline, rx.wait_for(settled)).await;
         let states = self.snapshot();
@@ -237,6 +239,19 @@ mod tests {
         let err = states.wait_usable(deadline).await.unwrap_err();
         assert_eq!(err.servers, vec![refused("a:1"), refused("b:2")]);
         assert!(err.to_string().starts_with("no server reachable: a:1: "));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closed_slots_end_the_wait_at_once() {
+        let states = ServerStates::new(&["a:1"]);
+        states.set_closed(0);
+        let start = tokio::time::Instant::now();
+        let err = states
+            .wait_usable(start + std::time::Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+        assert_eq!(err.servers[0].message, "shut down");
     }
 
     #[tokio::test(start_paused = true)]

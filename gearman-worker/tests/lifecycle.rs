@@ -93,9 +93,62 @@ async fn one_client_id_on_every_server_with_suffixes_for_extra_connections(kind:
     worker.shutdown(WAIT).await.unwrap();
 }
 
+/// A `Job` moved into a task of its own learns that its connection let go of it: its
+/// progress updates fail with `JobGone` once CAN_DO_TIMEOUT has made the server take it back.
+async fn a_job_kept_in_a_task_learns_it_is_gone(kind: ServerKind) {
+    let Some(g) = TestServer::start_or_skip(kind, "job_gone") else {
+        return;
+    };
+    let (gone_tx, gone_rx) = tokio::sync::oneshot::channel::<usize>();
+    let gone_tx = Arc::new(Mutex::new(Some(gone_tx)));
+    let worker = Worker::builder()
+        .server(g.addr().to_string())
+        .function_with_timeout(
+            "life:slow",
+            gearman_worker::Timeout::from_millis(1000),
+            move |job| {
+                let gone_tx = gone_tx.clone();
+                async move {
+                    tokio::spawn(async move {
+                        // Bounded: 100 updates at most, 100 ms apart.
+                        for sent in 0..100 {
+                            if job.send_status(sent, 100).await.is_err() {
+                                if let Some(tx) = gone_tx.lock().unwrap().take() {
+                                    let _ = tx.send(sent as usize);
+                                }
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    });
+                    // The handler itself never ends: the server's timeout takes the job back.
+                    std::future::pending::<gearman_worker::JobResult>().await
+                }
+            },
+        )
+        .spawn()
+        .unwrap();
+    worker.ready(WAIT).await.unwrap();
+    let client = gearman_client::Client::builder()
+        .server(g.addr().to_string())
+        .spawn()
+        .unwrap();
+    client
+        .submit(gearman_client::Job::new("life:slow", "x").background())
+        .await
+        .unwrap();
+    let sent = tokio::time::timeout(WAIT, gone_rx)
+        .await
+        .expect("the task never saw JobGone")
+        .unwrap();
+    assert!(sent >= 5, "updates went out while the job was held: {sent}");
+    worker.shutdown(WAIT).await.unwrap();
+}
+
 gearman_testkit::on_both_servers!(
     join_resolves_after_shutdown_from_another_clone,
     one_client_id_on_every_server_with_suffixes_for_extra_connections,
+    a_job_kept_in_a_task_learns_it_is_gone,
 );
 
 /// Everything logged while it is the thread's default subscriber, as text.

@@ -168,6 +168,13 @@ pub struct ClientMachine {
 
 const HEARTBEAT: &[u8] = b"gearman-client heartbeat";
 
+/// `now + d`, saturating about 30 years ahead instead of overflowing (a configured
+/// `Duration::MAX` means "never", not a panic).
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
 #[derive(Clone, Debug)]
 enum KeyState {
     Creating(RequestId),
@@ -225,7 +232,7 @@ impl ClientMachine {
         if self.config.exceptions {
             self.outbox
                 .push_back(Request::Option(OptionName::exceptions()));
-            self.negotiating = Some(now + self.config.request_timeout);
+            self.negotiating = Some(later(now, self.config.request_timeout));
         }
     }
 
@@ -344,11 +351,11 @@ impl ClientMachine {
                     .config
                     .heartbeat_after
                     .zip(self.last_heard)
-                    .map(|(a, h)| h + a);
+                    .map(|(a, h)| later(h, a));
                 if self.is_usable() && due.is_some_and(|d| d <= now) {
                     self.outbox
                         .push_back(Request::Echo(Bytes::from_static(HEARTBEAT)));
-                    self.heartbeat_deadline = Some(now + self.config.heartbeat_timeout);
+                    self.heartbeat_deadline = Some(later(now, self.config.heartbeat_timeout));
                 }
             }
         }
@@ -397,8 +404,16 @@ impl ClientMachine {
                     });
                     self.unsubscribe_from(&handle, id);
                 }
-                // Still waiting for JOB_CREATED: sent (or about to be, behind the option
-                // answer), so the job may exist. Keep its place in the order, mute it.
+                // Still held behind the option answer, and nobody else waits on it: take it
+                // back unsent.
+                _ if self.withdraw_held(id) => {
+                    self.emit(Event::Failed {
+                        id,
+                        failure: Failure::NotSent,
+                    });
+                }
+                // Still waiting for JOB_CREATED: sent, so the job may exist. Keep its place in
+                // the order, mute it.
                 _ => {
                     self.emit(Event::Failed {
                         id,
@@ -424,7 +439,9 @@ impl ClientMachine {
     /// [`Event::Progress`]* then [`Event::Done`]; or as one [`Event::Failed`].
     pub fn submit(&mut self, now: Instant, job: NewJob) -> RequestId {
         let id = self.next_id();
-        if !self.is_usable() {
+        // Not usable, or its caller's deadline passed before it reached the connection (it
+        // waited in a queue): it is not sent.
+        if !self.is_usable() || job.deadline.is_some_and(|d| d <= now) {
             self.emit(Event::Failed {
                 id,
                 failure: Failure::NotSent,
@@ -461,7 +478,7 @@ impl ClientMachine {
             id,
             key,
             foreground,
-            deadline: now + self.config.request_timeout,
+            deadline: later(now, self.config.request_timeout),
             followers: Vec::new(),
         });
         self.send(id, job.request());
@@ -501,7 +518,11 @@ impl ClientMachine {
             });
             return id;
         }
-        remember(&mut self.queries, id, now + self.config.request_timeout);
+        remember(
+            &mut self.queries,
+            id,
+            later(now, self.config.request_timeout),
+        );
         self.send(id, req);
         id
     }
@@ -552,7 +573,7 @@ impl ClientMachine {
                 .config
                 .heartbeat_after
                 .zip(self.last_heard)
-                .map(|(after, heard)| heard + after),
+                .map(|(after, heard)| later(heard, after)),
             None => None,
         };
         [
@@ -586,8 +607,30 @@ impl ClientMachine {
     }
 
     /// Sends what waited for the option answer; their deadlines start now, when they leave.
+    /// Takes submission `id` back if it is still held (never sent) and no coalesced follower
+    /// waits on it; whether it did.
+    fn withdraw_held(&mut self, id: RequestId) -> bool {
+        let Some(at) = self.held.iter().position(|(h, _)| *h == id) else {
+            return false;
+        };
+        let Some(pos) = self
+            .creating
+            .iter()
+            .position(|c| c.id == id && c.followers.is_empty())
+        else {
+            return false;
+        };
+        self.held.remove(at);
+        if let Some(c) = self.creating.remove(pos) {
+            if let Some(key) = c.key {
+                self.by_key.remove(&key);
+            }
+        }
+        true
+    }
+
     fn release_held(&mut self, now: Instant) {
-        let deadline = now + self.config.request_timeout;
+        let deadline = later(now, self.config.request_timeout);
         let ids: HashSet<RequestId> = self.held.iter().map(|(id, _)| *id).collect();
         for c in self.creating.iter_mut().filter(|c| ids.contains(&c.id)) {
             c.deadline = deadline;

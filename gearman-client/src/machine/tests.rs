@@ -569,3 +569,46 @@ fn a_deadline_before_the_acknowledgement_is_ambiguous() {
     assert_eq!(events(&mut m), vec![]);
     assert!(m.is_usable());
 }
+
+#[test]
+fn a_submission_held_behind_the_option_answer_is_withdrawn_at_its_deadline() {
+    let now = Instant::now();
+    let mut m = ClientMachine::new(ClientConfig::default());
+    m.handle_connected(now);
+    let _option = m.poll_transmit();
+    let mut j = fg("");
+    j.deadline = Some(now + Duration::from_secs(1));
+    let a = m.submit(now, j);
+    m.handle_timeout(now + Duration::from_secs(1));
+    assert_eq!(
+        events(&mut m),
+        vec![Event::Failed {
+            id: a,
+            failure: Failure::NotSent
+        }]
+    );
+    // The option answer releases nothing: the submission was taken back.
+    m.handle_response(
+        now,
+        Response::Option(gearman_proto::OptionName::exceptions()),
+    )
+    .unwrap();
+    assert_eq!(m.poll_transmit(), None);
+}
+
+#[test]
+fn a_submission_whose_deadline_passed_in_the_queue_is_not_sent() {
+    let now = Instant::now();
+    let mut m = ready(now);
+    let mut j = fg("");
+    j.deadline = Some(now);
+    let a = m.submit(now, j);
+    assert_eq!(m.poll_transmit(), None);
+    assert_eq!(
+        events(&mut m),
+        vec![Event::Failed {
+            id: a,
+            failure: Failure::NotSent
+        }]
+    );
+}

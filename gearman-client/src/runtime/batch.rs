@@ -79,6 +79,9 @@ impl Client {
         // (index, job, the servers it may go to, in order)
         let mut pending: Vec<(usize, NewJob, std::vec::IntoIter<usize>)> = Vec::new();
         let mut earliest: Option<std::time::Instant> = None;
+        // The latest deadline, when every job has one: past it (and the grace) the batch ends on
+        // the caller's side even if a driver is stuck.
+        let mut latest: Option<Option<std::time::Instant>> = None;
         for (index, job) in jobs.into_iter().enumerate() {
             results.push(None);
             if job.is_background() != background {
@@ -98,6 +101,11 @@ impl Client {
                     if let Some(d) = new.deadline {
                         earliest = Some(earliest.map_or(d, |e| e.min(d)));
                     }
+                    latest = Some(match (latest, new.deadline) {
+                        (None, d) => d,
+                        (Some(Some(l)), Some(d)) => Some(l.max(d)),
+                        _ => None,
+                    });
                     let order = self.order(&new.unique).into_iter();
                     pending.push((index, new, order));
                 }
@@ -111,6 +119,7 @@ impl Client {
                 }
             }
         }
+        let until = latest.flatten().map(super::with_grace);
         // Each round sends every pending job to its next live server; what comes back NotSent
         // goes round again, until it runs out of servers.
         while !pending.is_empty() {
@@ -140,22 +149,53 @@ impl Client {
                     jobs,
                     events: tx.clone(),
                 };
-                if self.inner.servers[i].commands.send(cmd).await.is_ok() {
-                    open.extend(indexes);
-                } else {
+                let commands = &self.inner.servers[i].commands;
+                let queued = match until {
+                    Some(until) => tokio::time::timeout_at(until, commands.send(cmd))
+                        .await
+                        .map_err(|_| ClientError::Failed(Failure::NotSent)),
+                    None => Ok(commands.send(cmd).await),
+                };
+                match queued {
+                    Ok(Ok(())) => open.extend(indexes),
                     // The driver is gone: the client is closing.
-                    for index in indexes {
-                        results[index] = Some(Err(ClientError::Closed));
-                    }
+                    Ok(Err(_)) => indexes
+                        .into_iter()
+                        .for_each(|index| results[index] = Some(Err(ClientError::Closed))),
+                    // Every deadline passed while the queue was full: nothing was sent.
+                    Err(e) => indexes
+                        .into_iter()
+                        .for_each(|index| results[index] = Some(Err(e.clone()))),
                 }
             }
             drop(tx);
+            let mut created = HashSet::new();
             while !open.is_empty() {
-                let Some((index, event)) = rx.recv().await else {
+                let received = match until {
+                    Some(until) => tokio::time::timeout_at(until, rx.recv())
+                        .await
+                        .ok()
+                        .flatten(),
+                    None => rx.recv().await,
+                };
+                let Some((index, event)) = received else {
+                    // Past every deadline (a driver is stuck), or the drivers let go: what was
+                    // acknowledged timed out, the rest may or may not exist.
+                    for index in open.drain() {
+                        let failure = match created.contains(&index) {
+                            true => Failure::TimedOut,
+                            false => Failure::Ambiguous,
+                        };
+                        results[index] = Some(Err(ClientError::Failed(failure)));
+                    }
                     break;
                 };
                 let ending = match event {
                     Event::Created { handle, .. } if background => Ending::Created(handle),
+                    Event::Created { .. } => {
+                        created.insert(index);
+                        continue;
+                    }
                     Event::Failed {
                         failure: Failure::NotSent,
                         ..

@@ -32,6 +32,9 @@ pub(crate) enum Command {
     SubmitForEnd {
         job: NewJob,
         end: oneshot::Sender<Event>,
+        /// Set at JOB_CREATED, for a caller that may give up at its deadline before the
+        /// driver's verdict arrives (it then knows TimedOut from Ambiguous).
+        acked: Option<Arc<AtomicBool>>,
     },
     Status {
         handle: JobHandle,
@@ -59,8 +62,9 @@ enum Target {
     Stream(mpsc::Sender<Event>),
     /// A batch's shared channel, under this index; progress is not reported.
     Batch(mpsc::UnboundedSender<(usize, Event)>, usize),
-    /// Only the ending (a background job's creation, a foreground job's outcome, a failure).
-    End(Option<oneshot::Sender<Event>>),
+    /// Only the ending (a background job's creation, a foreground job's outcome, a failure),
+    /// and a flag raised at creation.
+    End(Option<oneshot::Sender<Event>>, Option<Arc<AtomicBool>>),
 }
 
 /// Where a request's events go, and whether its creation is its end (background jobs).
@@ -142,13 +146,13 @@ impl Driver {
                     },
                 );
             }
-            Command::SubmitForEnd { job, end } => {
+            Command::SubmitForEnd { job, end, acked } => {
                 let ends_at_creation = !job.kind.is_foreground();
                 let id = self.machine.submit(now(), job);
                 self.sinks.insert(
                     id,
                     Sink {
-                        target: Target::End(Some(end)),
+                        target: Target::End(Some(end), acked),
                         ends_at_creation,
                     },
                 );
@@ -219,8 +223,14 @@ impl Driver {
                 Target::Stream(tx) => tx.try_send(event).is_ok(),
                 Target::Batch(_, _) if matches!(event, Event::Progress { .. }) => true,
                 Target::Batch(tx, index) => tx.send((*index, event)).is_ok(),
-                Target::End(_) if !last => true,
-                Target::End(end) => end.take().is_some_and(|tx| tx.send(event).is_ok()),
+                Target::End(end, acked) if !last => {
+                    if let (Some(acked), Event::Created { .. }) = (acked, &event) {
+                        acked.store(true, Ordering::Relaxed);
+                    }
+                    // A caller that gave up (dropped its future) stops the following here.
+                    end.as_ref().is_some_and(|tx| !tx.is_closed())
+                }
+                Target::End(end, _) => end.take().is_some_and(|tx| tx.send(event).is_ok()),
             };
             if !delivered {
                 self.machine.unsubscribe(id);

@@ -45,7 +45,7 @@ impl JobStream {
             handle: None,
             background: false,
             finished: false,
-            deadline: deadline.map(|d| tokio::time::Instant::from_std(d) + super::DEADLINE_GRACE),
+            deadline: deadline.map(super::with_grace),
         }
     }
 

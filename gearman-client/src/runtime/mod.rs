@@ -55,6 +55,12 @@ impl Queued {
 /// whether the job was acknowledged) before it ends on its own.
 const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
+/// A caller's deadline plus [`DEADLINE_GRACE`].
+fn with_grace(deadline: std::time::Instant) -> Instant {
+    let d = Instant::from_std(deadline);
+    d.checked_add(DEADLINE_GRACE).unwrap_or(d)
+}
+
 /// Events a job's stream may hold unread before the client stops following the job.
 pub const STREAM_BUFFER: usize = 1024;
 
@@ -124,7 +130,7 @@ impl Client {
         Ok(self
             .inner
             .states
-            .wait_usable(Instant::now() + timeout)
+            .wait_usable(gearman_io::deadline_in(timeout))
             .await?)
     }
 
@@ -134,7 +140,7 @@ impl Client {
         if self.connected() > 0 {
             return Ok(());
         }
-        let mut until = Instant::now() + self.inner.first_contact;
+        let mut until = gearman_io::deadline_in(self.inner.first_contact);
         if let Some(d) = deadline {
             until = until.min(Instant::from_std(d));
         }
@@ -265,20 +271,29 @@ impl Client {
             async move {
                 let (tx, rx) = oneshot::channel();
                 let deadline = new.deadline;
-                let cmd = Command::SubmitForEnd { job: new, end: tx };
+                let acked = deadline.map(|_| Arc::new(AtomicBool::new(false)));
+                let cmd = Command::SubmitForEnd {
+                    job: new,
+                    end: tx,
+                    acked: acked.clone(),
+                };
                 if let Some(end) = self.queue(i, cmd, deadline).await.ending() {
                     return end;
                 }
                 // The driver ends the request at its deadline; should the driver itself be
                 // stuck (a write the server does not take), the caller's deadline still holds.
                 let ended = match deadline {
-                    Some(d) => {
-                        let until = Instant::from_std(d) + DEADLINE_GRACE;
-                        match tokio::time::timeout_at(until, rx).await {
-                            Ok(ended) => ended,
-                            Err(_) => return Some(Err(ClientError::Failed(Failure::Ambiguous))),
+                    Some(d) => match tokio::time::timeout_at(with_grace(d), rx).await {
+                        Ok(ended) => ended,
+                        Err(_) => {
+                            let created = acked.is_some_and(|a| a.load(Ordering::Relaxed));
+                            let failure = match created {
+                                true => Failure::TimedOut,
+                                false => Failure::Ambiguous,
+                            };
+                            return Some(Err(ClientError::Failed(failure)));
                         }
-                    }
+                    },
                     None => rx.await,
                 };
                 match ended {

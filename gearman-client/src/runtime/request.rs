@@ -166,7 +166,8 @@ impl Job {
             return Err(e.clone());
         }
         let mut job = self.job.clone();
-        job.deadline = self.timeout.map(|t| now + t);
+        // A timeout too large to add (`Duration::MAX`) is no deadline at all.
+        job.deadline = self.timeout.and_then(|t| now.checked_add(t));
         Ok(job)
     }
 }
@@ -207,6 +208,15 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_huge_timeout_is_no_deadline() {
+        let job = Job::new("f", "x").timeout(Duration::MAX);
+        assert_eq!(
+            job.prepare(std::time::Instant::now()).unwrap().deadline,
+            None
+        );
     }
 
     #[test]

@@ -62,6 +62,13 @@ impl Default for MachineConfig {
     }
 }
 
+/// `now + d`, saturating about 30 years ahead instead of overflowing (a configured
+/// `Duration::MAX` means "never", not a panic).
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
 const HEARTBEAT_PAYLOAD: &[u8] = b"gearman-worker heartbeat";
 
 const WORKER_EXPECTS: &[PacketType] = &[
@@ -250,7 +257,7 @@ impl WorkerMachine {
                     let deadline = self
                         .registered
                         .timeout(&job.function)
-                        .map(|t| now + t.effective());
+                        .map(|t| later(now, t.effective()));
                     self.jobs.insert(
                         job.handle.clone(),
                         HeldJob {
@@ -298,7 +305,7 @@ impl WorkerMachine {
             self.check_drained();
         }
         if let GrabState::Sleeping { since } = self.grab {
-            if now >= since + self.config.regrab_after {
+            if now >= later(since, self.config.regrab_after) {
                 self.grab = GrabState::Idle;
             }
         }
@@ -310,10 +317,10 @@ impl WorkerMachine {
             Some(_) => {}
             None => {
                 if let (Some(after), Some(heard)) = (self.config.heartbeat_after, self.last_heard) {
-                    if now >= heard + after {
+                    if now >= later(heard, after) {
                         self.outbox
                             .push_back(Request::Echo(Bytes::from_static(HEARTBEAT_PAYLOAD)));
-                        self.echo_deadline = Some(now + self.config.heartbeat_timeout);
+                        self.echo_deadline = Some(later(now, self.config.heartbeat_timeout));
                     }
                 }
             }
@@ -414,7 +421,7 @@ impl WorkerMachine {
             return None;
         }
         let regrab = match self.grab {
-            GrabState::Sleeping { since } => Some(since + self.config.regrab_after),
+            GrabState::Sleeping { since } => Some(later(since, self.config.regrab_after)),
             _ => None,
         };
         let heartbeat = match (
@@ -423,7 +430,7 @@ impl WorkerMachine {
             self.last_heard,
         ) {
             (Some(deadline), _, _) => Some(deadline),
-            (None, Some(after), Some(heard)) => Some(heard + after),
+            (None, Some(after), Some(heard)) => Some(later(heard, after)),
             _ => None,
         };
         [regrab, heartbeat, self.jobs.next_deadline()]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -42,6 +42,16 @@ pub(crate) struct JobMsg {
 struct Running {
     abort: AbortHandle,
     _permit: Option<OwnedSemaphorePermit>,
+    /// Shared with the job's [`Job`]: raised when the connection no longer holds the job.
+    gone: Arc<AtomicBool>,
+}
+
+impl Drop for Running {
+    /// Every way a job leaves the connection (finished, abandoned, connection lost) drops its
+    /// entry: from then on its progress updates fail with `JobGone`.
+    fn drop(&mut self) {
+        self.gone.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A job's handler future, run on its connection's task; it yields the job's outcome.
@@ -341,6 +351,7 @@ impl Driver {
             return;
         };
         let span = tracing::info_span!("job", handle = %a.handle, function = %a.function);
+        let gone = Arc::new(AtomicBool::new(false));
         let job = Job {
             handle: a.handle.clone(),
             function: a.function,
@@ -350,6 +361,7 @@ impl Driver {
             connection: self.client_id.clone(),
             epoch: self.epoch,
             updates: self.job_tx.clone(),
+            gone: gone.clone(),
             gate_pass,
         };
         let handle = a.handle.clone();
@@ -383,6 +395,7 @@ impl Driver {
             Running {
                 abort,
                 _permit: permit,
+                gone,
             },
         );
     }

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -81,7 +82,9 @@ impl JobHandler for SharedHandler {
 /// A shared handler.
 pub type SharedHandler = Arc<dyn JobHandler>;
 
-/// The progress channel closed: the job was abandoned or the worker is shutting down.
+/// The job is no longer held by its connection: it was abandoned (the connection dropped, or its
+/// CAN_DO_TIMEOUT ran out and the server re-queued it), it already ended, or the worker is
+/// shutting down. Also what a `Job` moved into a task of its own gets once that happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the job is no longer held by its connection")]
 pub struct JobGone;
@@ -111,6 +114,8 @@ pub struct Job {
     pub(crate) connection: Option<ClientId>,
     pub(crate) epoch: u64,
     pub(crate) updates: mpsc::Sender<JobMsg>,
+    /// Raised by the driver once its connection no longer holds the job.
+    pub(crate) gone: Arc<AtomicBool>,
     pub(crate) gate_pass: Option<GatePass>,
 }
 
@@ -152,6 +157,9 @@ impl Job {
     }
 
     async fn send(&self, update: WorkUpdate) -> Result<(), JobGone> {
+        if self.gone.load(Ordering::Relaxed) {
+            return Err(JobGone);
+        }
         self.updates
             .send(JobMsg {
                 epoch: self.epoch,

@@ -158,7 +158,7 @@ impl Worker {
         if self.connected() > 0 {
             return Ok(());
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = gearman_io::deadline_in(timeout);
         Ok(self.shared.states.wait_usable(deadline).await?)
     }
 
