@@ -171,14 +171,30 @@ impl ShellHost {
         self.builds.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A new configuration: it says again which nodes are online, so a node a single-use build
-    /// took offline comes back if the file still (or again) lists it online.
+    /// A new configuration. A node a single-use build took offline stays offline (nodepool
+    /// deletes such nodes; the file may list it until then) unless this file re-enables it:
+    /// it was missing or `online = false` in the old file and is listed online in the new one.
     fn reload(&self, loaded: Loaded) {
-        *self.config() = loaded;
+        let mut config = self.config();
+        let was_listed_online = |name: &Label| {
+            config
+                .nodes
+                .iter()
+                .any(|n| n.info.name == *name && n.info.online)
+        };
+        let re_enabled: BTreeSet<Label> = loaded
+            .nodes
+            .iter()
+            .filter(|n| n.info.online && !was_listed_online(&n.info.name))
+            .map(|n| n.info.name.clone())
+            .collect();
+        let listed: BTreeSet<Label> = loaded.nodes.iter().map(|n| n.info.name.clone()).collect();
+        *config = loaded;
+        drop(config);
         self.offline
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clear();
+            .retain(|name| listed.contains(name) && !re_enabled.contains(name));
         self.generation.bump();
     }
 }

@@ -342,7 +342,8 @@ async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: Se
     .await;
 
     // c1 back in the file: it registers again; a single-use build takes it offline; a SIGHUP
-    // with c1 still online in the file brings it back.
+    // that does not re-enable c1 (the file lists it as before) leaves it offline; taking it
+    // out of the file and putting it back does.
     write_config(&dir, "c.toml", &host_c(addr, &dir, true));
     hup(&c);
     until("c1 back", WAIT, || async {
@@ -356,6 +357,17 @@ async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: Se
         ids_of(addr, "c1_").await.is_empty()
     })
     .await;
+    hup(&c);
+    // Give a wrong comeback time to show: the re-read is done well within a second.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        ids_of(addr, "c1_").await.is_empty(),
+        "a used single-use node came back on a plain SIGHUP"
+    );
+    write_config(&dir, "c.toml", &host_c(addr, &dir, false));
+    hup(&c);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    write_config(&dir, "c.toml", &host_c(addr, &dir, true));
     hup(&c);
     until("c1 re-enabled", WAIT, || async {
         ids_of(addr, "c1_").await == ["c1_exec-0", "c1_exec-1"]

@@ -54,6 +54,9 @@ struct Task<H: CiHost> {
     done: Option<oneshot::Sender<Bytes>>,
     /// Closes when the handler is dropped: the job is gone.
     lost: oneshot::Receiver<()>,
+    /// Counts this build against its node's executors until the task ends, also when its job
+    /// was lost and its executor free again.
+    _slot: Option<super::lock::BuildSlot>,
 }
 
 impl<H: CiHost> Shared<H> {
@@ -67,6 +70,7 @@ impl<H: CiHost> Shared<H> {
         let (started_tx, started_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
         let (_alive, lost) = oneshot::channel::<()>();
+        let slot = self.build_slot(&node).await;
         let task = Task {
             shared: self,
             node: node.clone(),
@@ -85,6 +89,7 @@ impl<H: CiHost> Shared<H> {
             started: Some(started_tx),
             done: Some(done_tx),
             lost,
+            _slot: slot,
         };
         tokio::spawn(task.run());
         let started = match started_rx.await {
@@ -186,13 +191,15 @@ impl<H: CiHost> Task<H> {
     /// before the lock is released.
     async fn end(&mut self) {
         if self.offline {
+            self.shared.mark_used_up(&self.node);
             if let Err(e) = self.shared.host.set_node_offline(&self.node).await {
                 warn!(node = %self.node, error = %e, "could not take the node offline");
             }
             if let Err(e) = self.shared.refresh().await {
                 warn!(error = %e, "refresh after taking a node offline failed");
             }
-            // Even if the host failed to report it offline, this node grabs nothing more.
+            // Even if the host failed to take it offline, this node grabs nothing more: it is
+            // marked used up until the host reports it offline and then online again.
             self.shared.retire(&self.node).await;
         }
         self.pass = None;

@@ -2,6 +2,7 @@
 //! node holds the lock and the host has an idle executor there; a single-use build holds it to
 //! the end, so nothing lands on a node about to go offline.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,11 +22,16 @@ struct State {
     closed: bool,
 }
 
-/// One node's lock, shared by all its executors.
+/// One node's lock, shared by all its executors, and the count of its builds.
 #[derive(Debug, Default)]
 pub(crate) struct NodeLock {
     state: Mutex<State>,
     wake: Notify,
+    /// Builds of this node not yet ended (a build whose job was lost with its connection still
+    /// counts until the host has aborted it, though its executor's slot is free again).
+    builds: AtomicUsize,
+    /// The node's executors: no grab while `builds` has reached it.
+    capacity: AtomicUsize,
 }
 
 impl NodeLock {
@@ -41,12 +47,28 @@ impl NodeLock {
 
     fn free(&self) -> bool {
         let s = self.state();
-        !s.held && !s.closed
+        !s.held && !s.closed && self.builds.load(Ordering::Relaxed) < self.capacity()
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::Relaxed).max(1)
+    }
+
+    /// The node has `executors` executors now.
+    pub(crate) fn set_capacity(&self, executors: usize) {
+        self.capacity.store(executors, Ordering::Relaxed);
+        self.wake.notify_waiters();
+    }
+
+    /// Counts a build of this node until the returned guard is dropped (the build ended).
+    pub(crate) fn build_slot(self: &Arc<Self>) -> BuildSlot {
+        self.builds.fetch_add(1, Ordering::Relaxed);
+        BuildSlot(self.clone())
     }
 
     fn try_take(self: &Arc<Self>) -> Option<Held> {
         let mut s = self.state();
-        if s.held || s.closed {
+        if s.held || s.closed || self.builds.load(Ordering::Relaxed) >= self.capacity() {
             return None;
         }
         s.held = true;
@@ -61,6 +83,17 @@ struct Held(Arc<NodeLock>);
 impl Drop for Held {
     fn drop(&mut self) {
         self.0.state().held = false;
+        self.0.wake.notify_waiters();
+    }
+}
+
+/// One build of a node, counted until it is dropped.
+#[derive(Debug)]
+pub(crate) struct BuildSlot(Arc<NodeLock>);
+
+impl Drop for BuildSlot {
+    fn drop(&mut self) {
+        self.0.builds.fetch_sub(1, Ordering::Relaxed);
         self.0.wake.notify_waiters();
     }
 }
@@ -117,5 +150,20 @@ mod tests {
         assert!(lock.try_take().is_some(), "released on drop");
         lock.close();
         assert!(lock.try_take().is_none(), "a closed node never grabs");
+    }
+
+    #[test]
+    fn no_grab_while_the_node_runs_as_many_builds_as_it_has_executors() {
+        let lock = Arc::new(NodeLock::default());
+        lock.set_capacity(2);
+        let first = lock.build_slot();
+        let second = lock.build_slot();
+        assert!(lock.try_take().is_none(), "two builds on two executors");
+        drop(first);
+        assert!(
+            lock.try_take().is_some(),
+            "a build ended: room for one more"
+        );
+        drop(second);
     }
 }

@@ -9,7 +9,7 @@ mod management;
 
 pub use error::RunnerError;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +38,11 @@ struct Shared<H: CiHost> {
     host: Arc<H>,
     servers: Vec<String>,
     nodes: Mutex<HashMap<Label, NodeWorkers>>,
+    /// Nodes a single-use build used up: kept offline here until the host has reported them
+    /// offline (or gone) once, whatever a refresh that read the host earlier says.
+    used_up: std::sync::Mutex<HashSet<Label>>,
+    /// Set by [`Runner::shutdown`]: refreshes change nothing from then on.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Runs a [`CiHost`]'s builds for Gearman jobs, as the Jenkins gearman plugin did.
@@ -86,9 +91,22 @@ impl<H: CiHost> Shared<H> {
     /// Recomputes every node's functions and applies them; starts and retires executors and
     /// nodes as the host changes (no restart needed).
     async fn refresh(self: &Arc<Self>) -> Result<(), RunnerError<H::Error>> {
-        let projects = self.host.projects().await.map_err(RunnerError::Host)?;
-        let nodes = self.host.nodes().await.map_err(RunnerError::Host)?;
+        // Refreshes run one at a time, each on what the host says once it runs: one that read
+        // the host earlier cannot undo a later one.
         let mut workers = self.nodes.lock().await;
+        if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let projects = self.host.projects().await.map_err(RunnerError::Host)?;
+        let mut nodes = self.host.nodes().await.map_err(RunnerError::Host)?;
+        {
+            let mut used_up = self.used_up.lock().unwrap_or_else(|e| e.into_inner());
+            // A used-up node the host reports offline (or no longer has) may come back later.
+            used_up.retain(|name| nodes.iter().any(|n| &n.info.name == name && n.info.online));
+            for n in nodes.iter_mut().filter(|n| used_up.contains(&n.info.name)) {
+                n.info.online = false;
+            }
+        }
         let gone: Vec<Label> = workers
             .keys()
             .filter(|name| !nodes.iter().any(|n| &n.info.name == *name && n.info.online))
@@ -108,6 +126,7 @@ impl<H: CiHost> Shared<H> {
                 executors: Vec::new(),
                 lock: Arc::new(NodeLock::default()),
             });
+            entry.lock.set_capacity(node.executors);
             while entry.executors.len() < node.executors {
                 let i = entry.executors.len();
                 let worker = self.start_executor(&name, i, &entry.lock, set.clone())?;
@@ -125,6 +144,25 @@ impl<H: CiHost> Shared<H> {
             }
         }
         Ok(())
+    }
+
+    /// A single-use build used `node` up: it grabs nothing more until the host has reported it
+    /// offline and then online again.
+    fn mark_used_up(&self, node: &Label) {
+        self.used_up
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(node.clone());
+    }
+
+    /// Counts a build of `node` (see [`NodeLock::build_slot`]); `None` for a node no longer
+    /// kept (it was retired while the job came in).
+    async fn build_slot(&self, node: &Label) -> Option<lock::BuildSlot> {
+        self.nodes
+            .lock()
+            .await
+            .get(node)
+            .map(|n| n.lock.build_slot())
     }
 
     /// Retires a node now (it went offline), whatever the host says.
@@ -200,6 +238,8 @@ impl<H: CiHost> Runner<H> {
             host,
             servers,
             nodes: Mutex::new(HashMap::new()),
+            used_up: std::sync::Mutex::new(HashSet::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
         shared.refresh().await?;
         let weak = Arc::downgrade(&shared);
@@ -227,10 +267,16 @@ impl<H: CiHost> Runner<H> {
         self.shared.refresh().await
     }
 
-    /// Stops taking jobs, lets running builds end within `grace`, and disconnects. Builds still
-    /// running after `grace` are aborted on the host; the server takes their jobs back.
+    /// Stops taking jobs, lets running builds end within `grace` (one deadline for all
+    /// executors, which stop side by side), and disconnects. Builds still running after `grace`
+    /// are aborted on the host; the server takes their jobs back. No refresh starts executors
+    /// once this has begun. Executors retired earlier (their node went away mid-build) finish
+    /// their build on their own.
     pub async fn shutdown(&self, grace: Duration) {
         self.watcher.abort();
+        self.shared
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let workers: Vec<Worker> = self
             .shared
             .nodes
@@ -241,9 +287,14 @@ impl<H: CiHost> Runner<H> {
                 n.lock.close();
                 n.executors.iter().cloned()
             })
+            .chain(std::iter::once(self.management.clone()))
             .collect();
-        for w in workers.iter().chain(std::iter::once(&self.management)) {
-            let _ = w.shutdown(grace).await;
+        let mut stopping = tokio::task::JoinSet::new();
+        for w in workers {
+            stopping.spawn(async move {
+                let _ = w.shutdown(grace).await;
+            });
         }
+        while stopping.join_next().await.is_some() {}
     }
 }
