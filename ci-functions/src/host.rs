@@ -94,6 +94,16 @@ pub trait CiHost: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The runner took (`true`) or released (`false`) `node`'s lock: while it is held, an
+    /// executor of the node is grabbing or starting a Gearman build there, and a host that also
+    /// schedules builds of its own should start none on that node but the one the runner asks
+    /// for with [`start_build`](Self::start_build) (the plugin's `canTake` veto,
+    /// ci-plugin.md §5.1). Called from the runner's tasks; it must not block. The default does
+    /// nothing.
+    fn node_lock_changed(&self, node: &Label, held: bool) {
+        let _ = (node, held);
+    }
+
     /// Starts a build on the node and returns once it runs on an executor.
     ///
     /// The build may wait on the host first (queued, not started); a host that numbers it

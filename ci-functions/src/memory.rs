@@ -29,6 +29,7 @@ struct State {
     started: Vec<BuildRequest>,
     on_node: HashMap<Key, Label>,
     reserved: BTreeMap<Label, usize>,
+    lock_changes: Vec<(Label, bool)>,
 }
 
 /// A CI host whose projects and nodes its owner sets, whose builds run until the owner ends them
@@ -145,6 +146,11 @@ impl MemoryHost {
         self.state().book.description(project, number)
     }
 
+    /// Every [`CiHost::node_lock_changed`] call so far: the node, and whether it was taken.
+    pub fn lock_changes(&self) -> Vec<(Label, bool)> {
+        self.state().lock_changes.clone()
+    }
+
     /// Whether a node is there and online.
     pub fn is_online(&self, node: &Label) -> bool {
         self.state()
@@ -183,6 +189,10 @@ impl CiHost for MemoryHost {
 
     async fn nodes(&self) -> Result<Vec<HostNode>, MemoryError> {
         Ok(self.state().nodes.clone())
+    }
+
+    fn node_lock_changed(&self, node: &Label, held: bool) {
+        self.state().lock_changes.push((node.clone(), held));
     }
 
     async fn idle_executors(&self, node: &Label) -> Result<Option<usize>, MemoryError> {

@@ -135,6 +135,14 @@ async fn a_single_use_build_holds_its_node_and_always_takes_it_offline(kind: Ser
             .await
             .unwrap();
         assert_eq!(start_report(&mut single).await["number"], number);
+        let last_on_n1 = |host: &MemoryHost| {
+            host.lock_changes()
+                .into_iter()
+                .rev()
+                .find(|(n, _)| *n == label("n1"))
+        };
+        // The host heard that n1's lock is held (its own scheduler should start nothing there).
+        assert_eq!(last_on_n1(&host), Some((label("n1"), true)));
         // The other executor of the node is idle, but the node is about to go: nothing else
         // starts there.
         let mut other = client
@@ -155,6 +163,12 @@ async fn a_single_use_build_holds_its_node_and_always_takes_it_offline(kind: Ser
         let want = if stopped { "ABORTED" } else { "SUCCESS" };
         assert_eq!(report.unwrap()["result"], want);
         assert!(!host.is_online(&label("n1")));
+        until(
+            "n1's lock released after the node went offline",
+            WAIT,
+            || async { last_on_n1(&host) == Some((label("n1"), false)) },
+        )
+        .await;
         until("n1 registers nothing", WAIT, || async {
             ids_of(addr, "n1_").await.is_empty()
         })

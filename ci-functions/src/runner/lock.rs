@@ -72,18 +72,45 @@ impl NodeLock {
             return None;
         }
         s.held = true;
-        Some(Held(self.clone()))
+        Some(Held(self.clone(), false))
     }
 }
 
 /// The lock, held; released (and waiters woken) when dropped.
 #[derive(Debug)]
-struct Held(Arc<NodeLock>);
+struct Held(Arc<NodeLock>, bool);
+
+impl Held {
+    /// Releases the lock now (dropping does the same); once only, so that it never releases
+    /// another executor's hold taken since.
+    fn release(&mut self) {
+        if std::mem::replace(&mut self.1, true) {
+            return;
+        }
+        self.0.state().held = false;
+        self.0.wake.notify_waiters();
+    }
+}
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.0.state().held = false;
-        self.0.wake.notify_waiters();
+        self.release();
+    }
+}
+
+/// The lock as a gate pass: the host hears when it is taken and released.
+struct Reported<H: CiHost> {
+    held: Held,
+    host: Arc<H>,
+    node: Label,
+}
+
+impl<H: CiHost> Drop for Reported<H> {
+    fn drop(&mut self) {
+        // Release first, so the host's scheduler sees the node free when it hears of it.
+        let Self { held, host, node } = self;
+        held.release();
+        host.node_lock_changed(node, false);
     }
 }
 
@@ -123,7 +150,8 @@ impl<H: CiHost> GrabGate for NodeGate<H> {
                     };
                     if idle != Some(0) {
                         if let Some(held) = lock.try_take() {
-                            return GatePass::new(held);
+                            host.node_lock_changed(&node, true);
+                            return GatePass::new(Reported { held, host, node });
                         }
                     }
                 }
