@@ -17,6 +17,10 @@ async fn echo_host_serves_two_builds_and_exits() {
     let Some(g) = TestServer::start_or_skip(ServerKind::GearmanServer, "echo_host example") else {
         return;
     };
+    // Built before anything is timed.
+    tokio::task::spawn_blocking(|| gearman_testkit::build_example("echo_host"))
+        .await
+        .unwrap();
     let addr = g.addr().to_string();
     let server = addr.clone();
     let example = tokio::task::spawn_blocking(move || {

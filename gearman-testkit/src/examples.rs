@@ -58,8 +58,10 @@ pub fn run_standalone_example(name: &str, args: &[&str], deadline: Duration) -> 
 }
 
 fn run(name: &str, server: Option<&str>, args: &[&str], deadline: Duration) -> ExampleRun {
-    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    build(name);
+    let path = example_path(name);
+    if !path.is_file() {
+        build_example(name);
+    }
     assert!(
         path.is_file(),
         "example {name} not built at {} (cargo test builds a crate's examples)",
@@ -102,9 +104,26 @@ fn run(name: &str, server: Option<&str>, args: &[&str], deadline: Duration) -> E
     }
 }
 
-/// Brings the example up to date (cargo builds examples only for an unfiltered `cargo test`):
-/// `cargo build --example NAME` of the package under test, in the same profile and target
-/// directory. Skipped outside cargo (no `CARGO` or `CARGO_PKG_NAME` in the environment).
+/// Where example `name` of the crate under test is built.
+fn example_path(name: &str) -> PathBuf {
+    examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Builds example `name` of the package under test (`cargo build --example NAME`, same
+/// profile and target directory). An unfiltered `cargo test` builds every example before the
+/// tests run, so [`run_example`] calls this only for a binary that is missing (a filtered
+/// `cargo test --test examples`); a test that times the example from outside calls it first.
+/// Does nothing outside cargo (no `CARGO` or `CARGO_PKG_NAME` in the environment).
+///
+/// # Panics
+/// When the build fails.
+pub fn build_example(name: &str) {
+    if example_path(name).is_file() {
+        return;
+    }
+    build(name);
+}
+
 fn build(name: &str) {
     let (Some(cargo), Ok(package)) = (std::env::var_os("CARGO"), std::env::var("CARGO_PKG_NAME"))
     else {

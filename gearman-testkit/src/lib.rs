@@ -19,7 +19,7 @@ mod server;
 mod skip;
 mod wait;
 
-pub use examples::{run_example, run_standalone_example, ExampleRun};
+pub use examples::{build_example, run_example, run_standalone_example, ExampleRun};
 pub use gearmand::{find_gearmand, gearmand_or_skip, Gearmand, GearmandBuilder};
 pub use raw::{raw_packet, read_packet, RawPacket};
 pub use server::{Embedded, ServerKind, TestServer};
