@@ -6,6 +6,7 @@ mod bench_stats;
 mod ci;
 mod demo;
 mod submit;
+mod top;
 mod work;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run N jobs against a server and print jobs/s, latency percentiles and CPU per job.
     Bench(bench::BenchArgs),
+    /// A live view of a server's functions: queued, running, workers, queue rate.
+    Top(top::TopArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
             Command::Demo => demo::run().await,
             Command::Serve(args) => serve(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Top(args) => top::run(args).await,
         }
     });
     match result {
