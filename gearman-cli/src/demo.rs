@@ -68,7 +68,7 @@ fn drive(host: MemoryHost) {
                 tokio::spawn(async move {
                     let ms = 150 + (number * 97 + project.as_str().len() as u64 * 31) % 500;
                     tokio::time::sleep(Duration::from_millis(ms)).await;
-                    let result = if (number + project.as_str().len() as u64) % 3 == 0 {
+                    let result = if (number + project.as_str().len() as u64).is_multiple_of(3) {
                         BuildResult::Failure
                     } else {
                         BuildResult::Success
