@@ -3,31 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
 
 use gearman_testkit::{ServerKind, TestServer};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 fn bench(addr: &str, args: &[&str]) -> serde_json::Value {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
-        .args(["bench", "-s", addr, "--json"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < WAIT,
-            "gearmanctl bench {args:?} did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
+    let all: Vec<&str> = ["bench", "-s", addr, "--json"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    let (out, _) = common::ctl_within(&all, WAIT);
     assert!(out.status.success(), "bench {args:?}: {out:?}");
     assert!(out.stderr.is_empty(), "quiet when all is well: {out:?}");
     serde_json::from_slice(&out.stdout).unwrap()

@@ -5,33 +5,17 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use common::gearmanctl_work as worker;
 use gearman_testkit::{ServerKind, TestServer};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// `gearmanctl ARGS` as a user runs it: no `RUST_LOG`, output captured, killed after [`WAIT`].
+/// `gearmanctl ARGS` as a user runs it, killed after [`WAIT`].
 fn ctl_as_user(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
-        .env_remove("RUST_LOG")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > WAIT {
-            let _ = child.kill();
-            panic!("gearmanctl {args:?} did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
+    common::ctl_within(args, WAIT).0
 }
 
 fn successful_submit_prints_only_the_result(kind: ServerKind) {

@@ -2,27 +2,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(40);
 
 fn ctl(args: &[&str]) -> (Output, Duration) {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
-        .env_remove("RUST_LOG")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < WAIT, "gearmanctl {args:?} did not finish");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let took = start.elapsed();
-    (child.wait_with_output().unwrap(), took)
+    common::ctl_within(args, WAIT)
 }
 
 #[test]

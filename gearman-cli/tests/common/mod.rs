@@ -32,3 +32,30 @@ pub fn gearmanctl_work(addr: SocketAddr, function: &str, rest: &[&str]) -> Kill 
             .unwrap(),
     )
 }
+
+/// `gearmanctl ARGS` as a user runs it: no `RUST_LOG`, no stdin, output captured; killed (and
+/// the test failed) after `wait`. Returns the output and how long it took.
+pub fn ctl_within(
+    args: &[&str],
+    wait: std::time::Duration,
+) -> (std::process::Output, std::time::Duration) {
+    use std::process::Stdio;
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+        .env_remove("RUST_LOG")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > wait {
+            let _ = child.kill();
+            panic!("gearmanctl {args:?} did not finish within {wait:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let took = start.elapsed();
+    (child.wait_with_output().unwrap(), took)
+}
