@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use gearman_proto::{ErrorPacket, FunctionName, JobHandle, UniqueId};
+use gearman_proto::{ErrorPacket, FunctionName, GrabKind, JobHandle, UniqueId};
 
 /// A job the server handed out, to be run and then finished exactly once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +52,17 @@ pub enum Event {
     },
     /// The server sent an ERROR packet (for instance JOB_NOT_FOUND for a late result).
     ServerError(ErrorPacket),
+    /// The server answered a GRAB variant it never answered otherwise with ERROR, so it does not
+    /// know it (a server older than GRAB_JOB_ALL or GRAB_JOB_UNIQ): this connection sends `to`
+    /// from now on, through reconnects. Happens at most twice per connection.
+    GrabFallback {
+        /// The variant the server refused.
+        from: GrabKind,
+        /// The older variant sent in its place.
+        to: GrabKind,
+        /// The server's ERROR.
+        error: ErrorPacket,
+    },
     /// The heartbeat ECHO went unanswered: the connection is dead and should be replaced.
     ConnectionDead,
     /// Draining finished: no job is held and none will be grabbed.

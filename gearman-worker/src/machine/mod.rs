@@ -11,7 +11,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gearman_proto::{ClientId, GrabKind, JobHandle, PacketType, Request, Response, WorkUpdate};
+use gearman_proto::{
+    ClientId, ErrorPacket, GrabKind, JobHandle, PacketType, Request, Response, WorkUpdate,
+};
 
 use crate::event::{AbandonReason, Assignment, Event};
 use crate::function_set::FunctionSet;
@@ -35,7 +37,10 @@ pub enum Outcome {
 pub struct MachineConfig {
     /// Jobs this connection may hold at once; it grabs only while one is free.
     pub slots: usize,
-    /// Which GRAB variant to send.
+    /// Which GRAB variant to send first. A server that answers it with ERROR before ever
+    /// answering it with a job or NO_JOB does not know it: the connection falls back to the next
+    /// older one (GRAB_JOB_ALL, then GRAB_JOB_UNIQ, then GRAB_JOB) and keeps that for good
+    /// (see [`Event::GrabFallback`]).
     pub grab: GrabKind,
     /// While asleep, grab again after this long even without a NOOP: covers wake-ups that never
     /// come (epoch jobs on gearmand 1.1.20, NOOPs lost on a dead link).
@@ -121,12 +126,18 @@ pub struct WorkerMachine {
     echo_deadline: Option<Instant>,
     drained_told: bool,
     granted: bool,
+    /// The GRAB variant this connection sends: `config.grab`, or an older one after a fallback.
+    grab_kind: GrabKind,
+    /// The server has answered `grab_kind` with a job or NO_JOB since the connection came up:
+    /// it knows the packet, so an ERROR now answers something else.
+    grab_known: bool,
 }
 
 impl WorkerMachine {
     /// A disconnected machine.
     pub fn new(mut config: MachineConfig) -> Self {
         config.slots = config.slots.max(1);
+        let grab_kind = config.grab;
         Self {
             config,
             client_id: None,
@@ -144,6 +155,8 @@ impl WorkerMachine {
             echo_deadline: None,
             drained_told: false,
             granted: false,
+            grab_kind,
+            grab_known: false,
         }
     }
 
@@ -169,6 +182,12 @@ impl WorkerMachine {
         self.connected
     }
 
+    /// The GRAB variant this connection sends now: the configured one, or an older one the
+    /// machine fell back to because the server did not know it.
+    pub fn grab_kind(&self) -> GrabKind {
+        self.grab_kind
+    }
+
     /// Whether the machine would grab now if it held a grant (gated machines only).
     pub fn wants_grab(&self) -> bool {
         self.config.gated && !self.granted && self.could_grab()
@@ -180,6 +199,7 @@ impl WorkerMachine {
     pub fn handle_connected(&mut self, now: Instant) {
         self.connected = true;
         self.grab = GrabState::Idle;
+        self.grab_known = false;
         self.last_heard = Some(now);
         self.echo_deadline = None;
         self.outbox.clear();
@@ -228,6 +248,7 @@ impl WorkerMachine {
             }
             Response::NoJob => {
                 self.expect_awaiting(got)?;
+                self.grab_known = true;
                 self.grab = GrabState::Sleeping { since: now };
                 self.outbox.push_back(Request::PreSleep);
             }
@@ -237,6 +258,7 @@ impl WorkerMachine {
                 if self.jobs.contains(&job.handle) {
                     return Err(ProtocolError::DuplicateHandle(job.handle));
                 }
+                self.grab_known = true;
                 self.grab = GrabState::Idle;
                 if !self.desired.contains(&job.function) {
                     self.outbox.push_back(Request::Work(WorkUpdate::Fail {
@@ -270,7 +292,11 @@ impl WorkerMachine {
                 self.maybe_grab();
             }
             Response::Echo(_) => self.echo_deadline = None,
-            Response::Error(e) => self.events.push_back(Event::ServerError(e)),
+            Response::Error(e) => {
+                if !self.fall_back(&e) {
+                    self.events.push_back(Event::ServerError(e));
+                }
+            }
             _ => {
                 return Err(ProtocolError::Inappropriate {
                     expected: WORKER_EXPECTS,
@@ -475,6 +501,33 @@ impl WorkerMachine {
         added
     }
 
+    /// An ERROR that answers a GRAB the server never answered otherwise means the server does
+    /// not know that GRAB: send the next older one in its place (same slot, same grant, still
+    /// one GRAB outstanding). The worker's other packets before its first job get no answer
+    /// from a server (SET_CLIENT_ID, RESET_ABILITIES, CAN_DO, CANT_DO, PRE_SLEEP), and a WORK_*
+    /// packet's JOB_NOT_FOUND is never taken for one. True if it fell back.
+    fn fall_back(&mut self, error: &ErrorPacket) -> bool {
+        if self.grab != GrabState::AwaitingJob
+            || self.grab_known
+            || error.code.as_ref() == b"JOB_NOT_FOUND"
+        {
+            return false;
+        }
+        let older = match self.grab_kind {
+            GrabKind::All => GrabKind::Uniq,
+            GrabKind::Uniq => GrabKind::Plain,
+            GrabKind::Plain => return false,
+        };
+        self.events.push_back(Event::GrabFallback {
+            from: self.grab_kind,
+            to: older,
+            error: error.clone(),
+        });
+        self.grab_kind = older;
+        self.outbox.push_back(Request::Grab(older));
+        true
+    }
+
     fn could_grab(&self) -> bool {
         self.connected
             && !self.draining
@@ -485,7 +538,7 @@ impl WorkerMachine {
 
     fn maybe_grab(&mut self) {
         if self.could_grab() && (self.granted || !self.config.gated) {
-            self.outbox.push_back(Request::Grab(self.config.grab));
+            self.outbox.push_back(Request::Grab(self.grab_kind));
             self.grab = GrabState::AwaitingJob;
             self.granted = false;
         }

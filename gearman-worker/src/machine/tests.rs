@@ -446,3 +446,135 @@ fn gated_machine_grabs_only_with_a_grant() {
     m.handle_response(now, Response::Noop).unwrap();
     assert!(sent(&mut m).is_empty() && m.wants_grab());
 }
+
+fn invalid_command() -> ErrorPacket {
+    ErrorPacket {
+        code: Bytes::from_static(b"INVALID_COMMAND"),
+        text: Bytes::from_static(b"Command not expected"),
+    }
+}
+
+fn config_grabbing(grab: GrabKind) -> MachineConfig {
+    MachineConfig {
+        grab,
+        ..MachineConfig::default()
+    }
+}
+
+#[test]
+fn unknown_grab_falls_back_all_to_uniq_to_plain_and_stays_there() {
+    let now = Instant::now();
+    let mut m = WorkerMachine::new(config_grabbing(GrabKind::All));
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    assert_eq!(sent(&mut m).last(), Some(&Request::Grab(GrabKind::All)));
+
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![Request::Grab(GrabKind::Uniq)]);
+    assert_eq!(
+        events(&mut m),
+        vec![Event::GrabFallback {
+            from: GrabKind::All,
+            to: GrabKind::Uniq,
+            error: invalid_command(),
+        }]
+    );
+    assert_eq!(m.state(), GrabState::AwaitingJob);
+
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![Request::Grab(GrabKind::Plain)]);
+    assert_eq!(
+        events(&mut m),
+        vec![Event::GrabFallback {
+            from: GrabKind::Uniq,
+            to: GrabKind::Plain,
+            error: invalid_command(),
+        }]
+    );
+    assert_eq!(m.grab_kind(), GrabKind::Plain);
+
+    // GRAB_JOB refused too: nothing older to try, the error is reported and nothing is sent.
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![]);
+    assert_eq!(events(&mut m), vec![Event::ServerError(invalid_command())]);
+
+    // A job through GRAB_JOB: finished once, and the next grab is GRAB_JOB again.
+    let mut job = assign("H:1", "a");
+    if let Response::JobAssign(a) = &mut job {
+        a.unique = None;
+    }
+    m.handle_response(now, job).unwrap();
+    assert!(matches!(events(&mut m).as_slice(), [Event::Job(_)]));
+    assert_eq!(sent(&mut m), vec![]);
+    m.finish(&h("H:1"), Outcome::Complete(Bytes::from_static(b"r")))
+        .unwrap();
+    assert_eq!(
+        sent(&mut m),
+        vec![
+            Request::Work(WorkUpdate::Complete {
+                handle: h("H:1"),
+                data: Bytes::from_static(b"r"),
+            }),
+            Request::Grab(GrabKind::Plain),
+        ]
+    );
+
+    // Remembered through a reconnect: the new connection grabs with GRAB_JOB at once.
+    m.handle_disconnected(now);
+    m.handle_connected(now);
+    assert_eq!(sent(&mut m).last(), Some(&Request::Grab(GrabKind::Plain)));
+}
+
+#[test]
+fn an_error_after_the_server_answered_the_grab_is_not_a_fallback() {
+    let now = Instant::now();
+    let mut m = connected(1, &["a"], now);
+    m.handle_response(now, Response::NoJob).unwrap();
+    let _ = sent(&mut m);
+    m.handle_response(now, Response::Noop).unwrap();
+    assert_eq!(sent(&mut m), vec![GRAB]);
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![]);
+    assert_eq!(events(&mut m), vec![Event::ServerError(invalid_command())]);
+    assert_eq!(m.grab_kind(), GrabKind::Uniq);
+}
+
+#[test]
+fn job_not_found_is_never_taken_for_a_refused_grab() {
+    let now = Instant::now();
+    let mut m = connected(1, &["a"], now);
+    let err = ErrorPacket {
+        code: Bytes::from_static(b"JOB_NOT_FOUND"),
+        text: Bytes::from_static(b"Job given in work result not found"),
+    };
+    m.handle_response(now, Response::Error(err.clone()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![]);
+    assert_eq!(events(&mut m), vec![Event::ServerError(err)]);
+    assert_eq!(m.grab_kind(), GrabKind::Uniq);
+    assert_eq!(m.state(), GrabState::AwaitingJob);
+}
+
+#[test]
+fn a_gated_fallback_reuses_the_grant_of_the_refused_grab() {
+    let now = Instant::now();
+    let mut m = WorkerMachine::new(MachineConfig {
+        gated: true,
+        ..config_grabbing(GrabKind::Uniq)
+    });
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    let _ = sent(&mut m);
+    assert!(m.wants_grab());
+    m.grant_grab();
+    assert_eq!(sent(&mut m), vec![GRAB]);
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![Request::Grab(GrabKind::Plain)]);
+    assert!(!m.wants_grab());
+    assert_eq!(m.state(), GrabState::AwaitingJob);
+}

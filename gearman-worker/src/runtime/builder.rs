@@ -199,7 +199,8 @@ impl WorkerBuilder {
         self
     }
 
-    /// The GRAB variant (default GRAB_JOB_UNIQ; GRAB_JOB_ALL also brings reducers).
+    /// The GRAB variant (default GRAB_JOB_UNIQ; GRAB_JOB_ALL also brings reducers). A server
+    /// that does not know it (it answers ERROR) gets the next older one on that connection.
     pub fn grab(mut self, kind: GrabKind) -> Self {
         self.machine.grab = kind;
         self

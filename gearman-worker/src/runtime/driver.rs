@@ -318,6 +318,13 @@ impl Driver {
                     text = %String::from_utf8_lossy(&e.text),
                     "server error"
                 ),
+                Event::GrabFallback { from, to, error } => warn!(
+                    server = %self.addr,
+                    ?from,
+                    ?to,
+                    code = %String::from_utf8_lossy(&error.code),
+                    "the server does not know this GRAB: using the older one on this connection"
+                ),
                 Event::ConnectionDead => return Err(Closed::HeartbeatTimeout),
                 Event::Drained => self.drained = true,
             }

@@ -1,0 +1,108 @@
+//! A server that knows only GRAB_JOB (or GRAB_JOB_UNIQ), stood in for by gearman-server with
+//! `CoreConfig::newest_grab`: this family's worker falls back to the grab it knows and, with
+//! this family's client, serves every job exactly once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gearman_client::{Client, Job};
+use gearman_proto::{FunctionName, GrabKind};
+use gearman_server::{CoreConfig, ServerConfig};
+use gearman_testkit::{until, Embedded};
+use gearman_worker::{Job as WorkerJob, Worker};
+
+const WAIT: Duration = Duration::from_secs(30);
+const JOBS: usize = 20;
+
+fn f(s: &str) -> FunctionName {
+    FunctionName::try_from(s).unwrap()
+}
+
+fn server_knowing(newest: GrabKind) -> Embedded {
+    let config = ServerConfig::from(CoreConfig {
+        newest_grab: newest,
+        ..CoreConfig::default()
+    });
+    Embedded::start(config, None).unwrap()
+}
+
+/// 20 jobs with distinct uniques through a worker that starts with `first` grab: every one
+/// completes with its own result, and the worker ran each exactly once.
+async fn twenty_jobs(server: GrabKind, first: GrabKind, want_unique: bool) {
+    let s = server_knowing(server);
+    let addr = s.addr().to_string();
+    let runs: Arc<Mutex<BTreeMap<Bytes, (usize, bool)>>> = Arc::default();
+    let seen = runs.clone();
+    let worker = Worker::builder()
+        .server(addr.clone())
+        .grab(first)
+        .concurrency(4)
+        .connections_per_server(2)
+        .function(f("old:upper"), move |job: WorkerJob| {
+            let seen = seen.clone();
+            {
+                let mut runs = seen.lock().unwrap();
+                let entry = runs.entry(job.data().clone()).or_insert((0, false));
+                entry.0 += 1;
+                entry.1 = job.unique().is_some_and(|u| !u.as_bytes().is_empty());
+            }
+            async move { Ok(Bytes::from(job.data().to_ascii_uppercase())) }
+        })
+        .spawn()
+        .unwrap();
+    let client = Client::builder().server(addr).spawn().unwrap();
+    until("the client's connection", WAIT, || async {
+        client.connected() > 0
+    })
+    .await;
+    let calls: Vec<_> = (0..JOBS)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let input = format!("job {i}");
+                let job = Job::new(f("old:upper"), input.clone()).unique(format!("u{i}"));
+                let out = tokio::time::timeout(WAIT, client.call(job)).await;
+                (input, out)
+            })
+        })
+        .collect();
+    let mut served = 0;
+    for call in calls {
+        let (input, out) = call.await.unwrap();
+        let out = out
+            .unwrap_or_else(|_| panic!("{input} hung"))
+            .unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(out, Bytes::from(input.to_ascii_uppercase()));
+        served += 1;
+    }
+    assert_eq!(served, JOBS);
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), JOBS, "every job reached the handler");
+    for (data, (count, had_unique)) in runs.iter() {
+        assert_eq!(*count, 1, "{data:?} ran {count} times");
+        assert_eq!(
+            *had_unique, want_unique,
+            "{data:?}: unique seen by the worker"
+        );
+    }
+    worker.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_knowing_only_grab_job_serves_20_of_20_from_a_grab_all_worker() {
+    twenty_jobs(GrabKind::Plain, GrabKind::All, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_knowing_only_grab_job_serves_20_of_20_from_a_default_worker() {
+    twenty_jobs(GrabKind::Plain, GrabKind::Uniq, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_grab_all_keeps_uniques() {
+    twenty_jobs(GrabKind::Uniq, GrabKind::All, true).await;
+}
