@@ -1,22 +1,26 @@
 //! A server that knows only GRAB_JOB (or GRAB_JOB_UNIQ), stood in for by gearman-server with
-//! `CoreConfig::newest_grab`: this family's worker falls back to the grab it knows and, with
-//! this family's client, serves every job exactly once.
+//! `CoreConfig::newest_grab`, and python gear's server, which predates GRAB_JOB_ALL and leaves
+//! it unanswered: this family's worker falls back to the grab the server knows and, with this
+//! family's client, serves every job exactly once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gearman_client::{Client, Job};
+use gearman_client::{Client, ClientBuilder, Job};
 use gearman_proto::{FunctionName, GrabKind};
 use gearman_server::{CoreConfig, ServerConfig};
-use gearman_testkit::{until, Embedded};
-use gearman_worker::{Job as WorkerJob, Worker};
+use gearman_testkit::{skip, until, Embedded};
+use gearman_worker::{Job as WorkerJob, Worker, WorkerBuilder};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const WAIT: Duration = Duration::from_secs(30);
 const JOBS: usize = 20;
+const GEAR_SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/gear_server.py");
 
 fn f(s: &str) -> FunctionName {
     FunctionName::try_from(s).unwrap()
@@ -30,20 +34,28 @@ fn server_knowing(newest: GrabKind) -> Embedded {
     Embedded::start(config, None).unwrap()
 }
 
-/// 20 jobs with distinct uniques through a worker that starts with `first` grab: every one
-/// completes with its own result, and the worker ran each exactly once.
+/// 20 jobs with distinct uniques through `addr`, served by a worker that starts with `first`
+/// grab: every one completes with its own result, and the worker ran each exactly once.
 async fn twenty_jobs(server: GrabKind, first: GrabKind, want_unique: bool) {
     let s = server_knowing(server);
     let addr = s.addr().to_string();
+    let worker = Worker::builder().grab(first);
+    twenty_jobs_through(&addr, worker, Client::builder(), want_unique).await;
+}
+
+async fn twenty_jobs_through(
+    addr: &str,
+    worker: WorkerBuilder,
+    client: ClientBuilder,
+    want_unique: bool,
+) {
     let runs: Arc<Mutex<BTreeMap<Bytes, (usize, bool)>>> = Arc::default();
     let seen = runs.clone();
-    let worker = Worker::builder()
-        .server(addr.clone())
-        .grab(first)
+    let worker = worker
+        .server(addr.to_string())
         .concurrency(4)
         .connections_per_server(2)
         .function(f("old:upper"), move |job: WorkerJob| {
-            let seen = seen.clone();
             {
                 let mut runs = seen.lock().unwrap();
                 let entry = runs.entry(job.data().clone()).or_insert((0, false));
@@ -54,7 +66,7 @@ async fn twenty_jobs(server: GrabKind, first: GrabKind, want_unique: bool) {
         })
         .spawn()
         .unwrap();
-    let client = Client::builder().server(addr).spawn().unwrap();
+    let client = client.server(addr.to_string()).spawn().unwrap();
     until("the client's connection", WAIT, || async {
         client.connected() > 0
     })
@@ -105,4 +117,50 @@ async fn a_server_knowing_only_grab_job_serves_20_of_20_from_a_default_worker() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_grab_all_keeps_uniques() {
     twenty_jobs(GrabKind::Uniq, GrabKind::All, true).await;
+}
+
+/// Python gear's server knows GRAB_JOB_UNIQ but not GRAB_JOB_ALL, which it ignores: the worker's
+/// GRAB_JOB_ALL goes unanswered, the connection is replaced, and GRAB_JOB_UNIQ serves every job
+/// with its unique. (gear's server answers neither ECHO nor OPTION_REQ: no heartbeats, no
+/// exceptions option.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_gear_s_server_serves_20_of_20_from_a_grab_all_worker() {
+    let Ok(mut server) = tokio::process::Command::new("python3")
+        .arg(GEAR_SERVER)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    else {
+        skip("python_gear_s_server", "python3 is missing");
+        return;
+    };
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("gear's server started in time")
+        .unwrap();
+    let Some(port) = first.as_deref().and_then(|l| l.strip_prefix("PORT ")) else {
+        skip(
+            "python_gear_s_server",
+            "python gear is missing (pip install gear==0.16.0)",
+        );
+        return;
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let worker = Worker::builder()
+        .grab(GrabKind::All)
+        .grab_answer_timeout(Some(Duration::from_millis(500)))
+        .heartbeat(None, Duration::from_secs(10));
+    let client = Client::builder()
+        .exceptions(false)
+        .heartbeat(None, Duration::from_secs(10));
+    twenty_jobs_through(&addr, worker, client, true).await;
+    drop(server.stdin.take());
+    let status = tokio::time::timeout(WAIT, server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
 }

@@ -52,16 +52,20 @@ pub enum Event {
     },
     /// The server sent an ERROR packet (for instance JOB_NOT_FOUND for a late result).
     ServerError(ErrorPacket),
-    /// The server answered a GRAB variant it never answered otherwise with ERROR, so it does not
-    /// know it (a server older than GRAB_JOB_ALL or GRAB_JOB_UNIQ): this connection sends `to`
-    /// from now on, through reconnects. Happens at most twice per connection.
+    /// The server does not know a GRAB variant (it is older than GRAB_JOB_ALL or
+    /// GRAB_JOB_UNIQ): it answered it with ERROR before it ever answered it otherwise, or left it
+    /// unanswered for [`grab_answer_timeout`](crate::MachineConfig::grab_answer_timeout). The
+    /// connection sends `to` from now on, through reconnects. Happens at most twice per
+    /// connection.
     GrabFallback {
-        /// The variant the server refused.
+        /// The variant the server does not know.
         from: GrabKind,
-        /// The older variant sent in its place.
+        /// The older variant used in its place.
         to: GrabKind,
-        /// The server's ERROR.
-        error: ErrorPacket,
+        /// The server's ERROR; the older GRAB has been queued in its place. `None`: the GRAB
+        /// went unanswered, may still be answered, and so the driver must close this connection
+        /// and connect again (the new connection sends `to`); no job is held on it.
+        error: Option<ErrorPacket>,
     },
     /// The heartbeat ECHO went unanswered: the connection is dead and should be replaced.
     ConnectionDead,

@@ -42,6 +42,11 @@ pub struct MachineConfig {
     /// older one (GRAB_JOB_ALL, then GRAB_JOB_UNIQ, then GRAB_JOB) and keeps that for good
     /// (see [`Event::GrabFallback`]).
     pub grab: GrabKind,
+    /// How long a GRAB_JOB_ALL or GRAB_JOB_UNIQ the server has never answered may go without
+    /// an answer before the server counts as not knowing it (`None`: wait forever). Then the
+    /// connection is replaced and the next older variant used (some servers ignore packets they
+    /// do not know). Once a variant has been answered, it never times out like this again.
+    pub grab_answer_timeout: Option<Duration>,
     /// While asleep, grab again after this long even without a NOOP: covers wake-ups that never
     /// come (epoch jobs on gearmand 1.1.20, NOOPs lost on a dead link).
     pub regrab_after: Duration,
@@ -59,6 +64,7 @@ impl Default for MachineConfig {
         Self {
             slots: 1,
             grab: GrabKind::Uniq,
+            grab_answer_timeout: Some(Duration::from_secs(10)),
             regrab_after: Duration::from_secs(5),
             heartbeat_after: Some(Duration::from_secs(30)),
             heartbeat_timeout: Duration::from_secs(10),
@@ -131,6 +137,12 @@ pub struct WorkerMachine {
     /// The server has answered `grab_kind` with a job or NO_JOB since the connection came up:
     /// it knows the packet, so an ERROR now answers something else.
     grab_known: bool,
+    /// The server has answered `grab_kind` on some connection: it never times out.
+    grab_proven: bool,
+    /// An unproven GRAB went out: the next `handle_timeout` starts its answer deadline.
+    grab_deadline_pending: bool,
+    /// When an unproven GRAB outstanding counts as unanswered.
+    grab_deadline: Option<Instant>,
 }
 
 impl WorkerMachine {
@@ -157,6 +169,9 @@ impl WorkerMachine {
             granted: false,
             grab_kind,
             grab_known: false,
+            grab_proven: false,
+            grab_deadline_pending: false,
+            grab_deadline: None,
         }
     }
 
@@ -217,6 +232,8 @@ impl WorkerMachine {
     pub fn handle_disconnected(&mut self, _now: Instant) {
         self.connected = false;
         self.grab = GrabState::Idle;
+        self.grab_deadline_pending = false;
+        self.grab_deadline = None;
         self.outbox.clear();
         self.registered = FunctionSet::new();
         self.registration_changed();
@@ -248,7 +265,7 @@ impl WorkerMachine {
             }
             Response::NoJob => {
                 self.expect_awaiting(got)?;
-                self.grab_known = true;
+                self.grab_answered();
                 self.grab = GrabState::Sleeping { since: now };
                 self.outbox.push_back(Request::PreSleep);
             }
@@ -258,7 +275,7 @@ impl WorkerMachine {
                 if self.jobs.contains(&job.handle) {
                     return Err(ProtocolError::DuplicateHandle(job.handle));
                 }
-                self.grab_known = true;
+                self.grab_answered();
                 self.grab = GrabState::Idle;
                 if !self.desired.contains(&job.function) {
                     self.outbox.push_back(Request::Work(WorkUpdate::Fail {
@@ -323,6 +340,7 @@ impl WorkerMachine {
             self.replan();
             self.check_drained();
         }
+        self.check_grab_answer(now);
         if let GrabState::Sleeping { since } = self.grab {
             if now >= since + self.config.regrab_after {
                 self.grab = GrabState::Idle;
@@ -452,7 +470,13 @@ impl WorkerMachine {
             (None, Some(after), Some(heard)) => Some(heard + after),
             _ => None,
         };
-        [regrab, heartbeat, self.jobs.next_deadline()]
+        // A pending answer deadline starts at the next handle_timeout: ask for one at once.
+        let grab_answer = if self.grab_deadline_pending {
+            self.last_heard
+        } else {
+            self.grab_deadline
+        };
+        [regrab, heartbeat, self.jobs.next_deadline(), grab_answer]
             .into_iter()
             .flatten()
             .min()
@@ -513,19 +537,77 @@ impl WorkerMachine {
         {
             return false;
         }
-        let older = match self.grab_kind {
-            GrabKind::All => GrabKind::Uniq,
-            GrabKind::Uniq => GrabKind::Plain,
-            GrabKind::Plain => return false,
+        let Some(older) = self.older_grab() else {
+            return false;
         };
         self.events.push_back(Event::GrabFallback {
             from: self.grab_kind,
             to: older,
-            error: error.clone(),
+            error: Some(error.clone()),
         });
         self.grab_kind = older;
-        self.outbox.push_back(Request::Grab(older));
+        self.grab_proven = false;
+        self.send_grab();
         true
+    }
+
+    /// The older GRAB variant, if there is one.
+    fn older_grab(&self) -> Option<GrabKind> {
+        match self.grab_kind {
+            GrabKind::All => Some(GrabKind::Uniq),
+            GrabKind::Uniq => Some(GrabKind::Plain),
+            GrabKind::Plain => None,
+        }
+    }
+
+    /// A job or NO_JOB answered the GRAB: the server knows this variant.
+    fn grab_answered(&mut self) {
+        self.grab_known = true;
+        self.grab_proven = true;
+        self.grab_deadline_pending = false;
+        self.grab_deadline = None;
+    }
+
+    /// Sends the GRAB of `grab_kind`; one the server never answered gets an answer deadline.
+    fn send_grab(&mut self) {
+        self.outbox.push_back(Request::Grab(self.grab_kind));
+        self.grab = GrabState::AwaitingJob;
+        if !self.grab_proven
+            && self.grab_kind != GrabKind::Plain
+            && self.config.grab_answer_timeout.is_some()
+        {
+            self.grab_deadline_pending = true;
+            self.grab_deadline = None;
+        }
+    }
+
+    /// Starts the answer deadline of an unproven GRAB, or, past it, gives the variant up: the
+    /// connection is replaced (the GRAB may still be answered on it) and the next one sends the
+    /// older variant.
+    fn check_grab_answer(&mut self, now: Instant) {
+        let Some(timeout) = self.config.grab_answer_timeout else {
+            return;
+        };
+        if self.grab != GrabState::AwaitingJob || self.grab_proven {
+            return;
+        }
+        if std::mem::take(&mut self.grab_deadline_pending) {
+            self.grab_deadline = Some(now + timeout);
+            return;
+        }
+        let (Some(deadline), Some(older)) = (self.grab_deadline, self.older_grab()) else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        self.grab_deadline = None;
+        self.events.push_back(Event::GrabFallback {
+            from: self.grab_kind,
+            to: older,
+            error: None,
+        });
+        self.grab_kind = older;
     }
 
     fn could_grab(&self) -> bool {
@@ -538,8 +620,7 @@ impl WorkerMachine {
 
     fn maybe_grab(&mut self) {
         if self.could_grab() && (self.granted || !self.config.gated) {
-            self.outbox.push_back(Request::Grab(self.grab_kind));
-            self.grab = GrabState::AwaitingJob;
+            self.send_grab();
             self.granted = false;
         }
     }

@@ -339,8 +339,15 @@ fn heartbeat_detects_a_dead_connection() {
 #[test]
 fn answered_heartbeat_keeps_the_connection() {
     let now = Instant::now();
-    let cfg = MachineConfig::default();
-    let mut m = connected(1, &["a"], now);
+    // The first GRAB stays unanswered throughout: no answer deadline for it here.
+    let cfg = MachineConfig {
+        grab_answer_timeout: None,
+        ..MachineConfig::default()
+    };
+    let mut m = WorkerMachine::new(cfg.clone());
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    let _ = sent(&mut m);
     let t = now + cfg.heartbeat_after.unwrap();
     m.handle_timeout(t);
     assert!(sent(&mut m).iter().any(|r| matches!(r, Request::Echo(_))));
@@ -477,7 +484,7 @@ fn unknown_grab_falls_back_all_to_uniq_to_plain_and_stays_there() {
         vec![Event::GrabFallback {
             from: GrabKind::All,
             to: GrabKind::Uniq,
-            error: invalid_command(),
+            error: Some(invalid_command()),
         }]
     );
     assert_eq!(m.state(), GrabState::AwaitingJob);
@@ -490,7 +497,7 @@ fn unknown_grab_falls_back_all_to_uniq_to_plain_and_stays_there() {
         vec![Event::GrabFallback {
             from: GrabKind::Uniq,
             to: GrabKind::Plain,
-            error: invalid_command(),
+            error: Some(invalid_command()),
         }]
     );
     assert_eq!(m.grab_kind(), GrabKind::Plain);
@@ -577,4 +584,73 @@ fn a_gated_fallback_reuses_the_grant_of_the_refused_grab() {
     assert_eq!(sent(&mut m), vec![Request::Grab(GrabKind::Plain)]);
     assert!(!m.wants_grab());
     assert_eq!(m.state(), GrabState::AwaitingJob);
+}
+
+#[test]
+fn an_unanswered_grab_is_given_up_by_replacing_the_connection() {
+    let now = Instant::now();
+    let timeout = Duration::from_millis(500);
+    let mut m = WorkerMachine::new(MachineConfig {
+        grab_answer_timeout: Some(timeout),
+        ..config_grabbing(GrabKind::All)
+    });
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    assert_eq!(sent(&mut m).last(), Some(&Request::Grab(GrabKind::All)));
+    // The deadline starts at the next timer call, asked for at once.
+    assert!(m.poll_timeout().is_some_and(|t| t <= now));
+    m.handle_timeout(now);
+    assert_eq!(m.poll_timeout(), Some(now + timeout));
+    m.handle_timeout(now + timeout - Duration::from_millis(1));
+    assert_eq!(events(&mut m), vec![]);
+    m.handle_timeout(now + timeout);
+    assert_eq!(
+        events(&mut m),
+        vec![Event::GrabFallback {
+            from: GrabKind::All,
+            to: GrabKind::Uniq,
+            error: None,
+        }]
+    );
+    // Nothing more on this connection: the GRAB may still be answered here.
+    assert_eq!(sent(&mut m), vec![]);
+    assert_eq!(m.state(), GrabState::AwaitingJob);
+
+    // The next connection grabs with GRAB_JOB_UNIQ, which the server answers: proven, so it
+    // never times out, on this connection or the next.
+    let later = now + Duration::from_secs(1);
+    m.handle_disconnected(later);
+    m.handle_connected(later);
+    assert_eq!(sent(&mut m).last(), Some(&GRAB));
+    m.handle_timeout(later);
+    m.handle_response(later, Response::NoJob).unwrap();
+    let _ = sent(&mut m);
+    m.handle_disconnected(later);
+    m.handle_connected(later);
+    assert_eq!(sent(&mut m).last(), Some(&GRAB));
+    m.handle_timeout(later);
+    m.handle_timeout(later + Duration::from_secs(60));
+    assert!(events(&mut m)
+        .iter()
+        .all(|e| !matches!(e, Event::GrabFallback { .. })));
+    assert_eq!(m.grab_kind(), GrabKind::Uniq);
+}
+
+#[test]
+fn an_answer_before_the_deadline_proves_the_grab() {
+    let now = Instant::now();
+    let mut m = WorkerMachine::new(MachineConfig {
+        grab_answer_timeout: Some(Duration::from_millis(500)),
+        ..config_grabbing(GrabKind::All)
+    });
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    let _ = sent(&mut m);
+    m.handle_timeout(now);
+    m.handle_response(now + Duration::from_millis(400), assign("H:1", "a"))
+        .unwrap();
+    let _ = events(&mut m);
+    m.handle_timeout(now + Duration::from_secs(5));
+    assert_eq!(events(&mut m), vec![]);
+    assert_eq!(m.grab_kind(), GrabKind::All);
 }

@@ -206,6 +206,14 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long a GRAB_JOB_ALL or GRAB_JOB_UNIQ the server has never answered may wait for its
+    /// answer before the connection is replaced and the next older GRAB used (default 10 s;
+    /// `None`: wait forever). Some servers ignore packets they do not know.
+    pub fn grab_answer_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.machine.grab_answer_timeout = timeout;
+        self
+    }
+
     /// While asleep, grab again after this long without a NOOP (default 5 s).
     pub fn regrab_after(mut self, after: Duration) -> Self {
         self.machine.regrab_after = after;
