@@ -589,6 +589,8 @@ impl WorkerMachine {
             return;
         };
         if self.grab != GrabState::AwaitingJob || self.grab_proven {
+            self.grab_deadline_pending = false;
+            self.grab_deadline = None;
             return;
         }
         if std::mem::take(&mut self.grab_deadline_pending) {
