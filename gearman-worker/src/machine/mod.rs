@@ -84,6 +84,15 @@ const WORKER_EXPECTS: &[PacketType] = &[
     PacketType::ECHO_RES,
     PacketType::ERROR,
 ];
+/// ERROR codes gearmand answers other packets with (a late WORK_* result, a client id or
+/// field too long, a full queue, an unknown option, bad magic): never taken for a refused GRAB.
+const NOT_ABOUT_A_GRAB: &[&[u8]] = &[
+    b"JOB_NOT_FOUND",
+    b"ARGUMENT_TOO_LARGE",
+    b"QUEUE_ERROR",
+    b"UNKNOWN_OPTION",
+    b"INVALID_MAGIC",
+];
 const NOT_AWAITING: &[PacketType] = &[PacketType::NOOP, PacketType::ECHO_RES, PacketType::ERROR];
 
 /// The worker side of one connection, without IO and without a clock.
@@ -529,11 +538,12 @@ impl WorkerMachine {
     /// not know that GRAB: send the next older one in its place (same slot, same grant, still
     /// one GRAB outstanding). The worker's other packets before its first job get no answer
     /// from a server (SET_CLIENT_ID, RESET_ABILITIES, CAN_DO, CANT_DO, PRE_SLEEP), and a WORK_*
-    /// packet's JOB_NOT_FOUND is never taken for one. True if it fell back.
+    /// packet's JOB_NOT_FOUND is never taken for one, nor any other code with which gearmand
+    /// answers other packets ([`NOT_ABOUT_A_GRAB`]). True if it fell back.
     fn fall_back(&mut self, error: &ErrorPacket) -> bool {
         if self.grab != GrabState::AwaitingJob
             || self.grab_known
-            || error.code.as_ref() == b"JOB_NOT_FOUND"
+            || NOT_ABOUT_A_GRAB.contains(&error.code.as_ref())
         {
             return false;
         }

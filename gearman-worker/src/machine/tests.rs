@@ -551,19 +551,27 @@ fn an_error_after_the_server_answered_the_grab_is_not_a_fallback() {
 }
 
 #[test]
-fn job_not_found_is_never_taken_for_a_refused_grab() {
+fn errors_that_answer_other_packets_are_never_taken_for_a_refused_grab() {
     let now = Instant::now();
     let mut m = connected(1, &["a"], now);
-    let err = ErrorPacket {
-        code: Bytes::from_static(b"JOB_NOT_FOUND"),
-        text: Bytes::from_static(b"Job given in work result not found"),
-    };
-    m.handle_response(now, Response::Error(err.clone()))
-        .unwrap();
-    assert_eq!(sent(&mut m), vec![]);
-    assert_eq!(events(&mut m), vec![Event::ServerError(err)]);
-    assert_eq!(m.grab_kind(), GrabKind::Uniq);
-    assert_eq!(m.state(), GrabState::AwaitingJob);
+    for (code, text) in [
+        ("JOB_NOT_FOUND", "Job given in work result not found"),
+        ("ARGUMENT_TOO_LARGE", "client id too long"),
+        ("QUEUE_ERROR", "Job queue is full"),
+        ("UNKNOWN_OPTION", "Server does not recognize given option"),
+        ("INVALID_MAGIC", "Request magic expected"),
+    ] {
+        let err = ErrorPacket {
+            code: Bytes::copy_from_slice(code.as_bytes()),
+            text: Bytes::copy_from_slice(text.as_bytes()),
+        };
+        m.handle_response(now, Response::Error(err.clone()))
+            .unwrap();
+        assert_eq!(sent(&mut m), vec![], "{code}");
+        assert_eq!(events(&mut m), vec![Event::ServerError(err)], "{code}");
+        assert_eq!(m.grab_kind(), GrabKind::Uniq, "{code}");
+        assert_eq!(m.state(), GrabState::AwaitingJob, "{code}");
+    }
 }
 
 #[test]
