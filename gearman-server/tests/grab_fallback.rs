@@ -1,6 +1,8 @@
-//! A server that knows only GRAB_JOB (or GRAB_JOB_UNIQ), stood in for by gearman-server with
-//! `CoreConfig::newest_grab`, and python gear's server, which predates GRAB_JOB_ALL and leaves
-//! it unanswered: this family's worker falls back to the grab the server knows and, with this
+//! Servers that know only GRAB_JOB (or GRAB_JOB_UNIQ): gearman-server with
+//! `CoreConfig::newest_grab` standing in for one; Debian's `gearman-server` package, the Perl
+//! Gearman::Server 1.130, which knows only GRAB_JOB and answers the others with
+//! `ERROR server_error`; and python gear's server, which predates GRAB_JOB_ALL and leaves it
+//! unanswered. This family's worker falls back to the grab the server knows and, with this
 //! family's client, serves every job exactly once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -20,6 +22,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const WAIT: Duration = Duration::from_secs(30);
 const JOBS: usize = 20;
+/// Where Debian's `gearman-server` package puts the Perl server.
+const PERL_GEARMAND: &str = "/usr/bin/gearmand";
 const GEAR_SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/gear_server.py");
 
 fn f(s: &str) -> FunctionName {
@@ -39,7 +43,8 @@ fn server_knowing(newest: GrabKind) -> Embedded {
 async fn twenty_jobs(server: GrabKind, first: GrabKind, want_unique: bool) {
     let s = server_knowing(server);
     let addr = s.addr().to_string();
-    let worker = Worker::builder().grab(first);
+    // Only the ERROR can make it fall back here.
+    let worker = Worker::builder().grab(first).grab_answer_timeout(None);
     twenty_jobs_through(&addr, worker, Client::builder(), want_unique).await;
 }
 
@@ -163,4 +168,57 @@ async fn python_gear_s_server_serves_20_of_20_from_a_grab_all_worker() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
+}
+
+/// The Perl Gearman::Server from Debian's `gearman-server` package, on a free loopback port:
+/// the server of the issue, which knows only GRAB_JOB.
+async fn perl_gearman_server() -> Option<(tokio::process::Child, String)> {
+    let is_perl = std::fs::read_to_string(PERL_GEARMAND)
+        .is_ok_and(|script| script.starts_with("#!") && script.contains("Gearman::Server"));
+    if !is_perl {
+        skip(
+            "perl_gearman_server",
+            "Debian's Perl Gearman::Server is missing (apt-get install -y gearman-server)",
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(PERL_GEARMAND)
+        .args(["--port", &port.to_string(), "--listen", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    until("the Perl server listens", WAIT, || async {
+        tokio::net::TcpStream::connect(&addr).await.is_ok()
+    })
+    .await;
+    Some((child, addr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debian_s_perl_server_serves_20_of_20_from_a_grab_all_worker() {
+    let Some((_server, addr)) = perl_gearman_server().await else {
+        return;
+    };
+    // Only the ERROR can make it fall back here.
+    let worker = Worker::builder()
+        .grab(GrabKind::All)
+        .grab_answer_timeout(None);
+    twenty_jobs_through(&addr, worker, Client::builder(), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debian_s_perl_server_serves_20_of_20_from_a_default_worker() {
+    let Some((_server, addr)) = perl_gearman_server().await else {
+        return;
+    };
+    let worker = Worker::builder().grab_answer_timeout(None);
+    twenty_jobs_through(&addr, worker, Client::builder(), false).await;
 }
