@@ -3,6 +3,7 @@
 mod error;
 mod event;
 mod machine;
+mod ring;
 #[cfg(feature = "tokio")]
 mod runtime;
 
@@ -11,6 +12,7 @@ pub use event::{Event, Failure, JobOutcome, RequestId};
 #[cfg(feature = "tokio")]
 pub use gearman_io::{ConnState, ConnectError, ServerState, Unreachable};
 pub use machine::{ClientConfig, ClientMachine, JobKind, NewJob};
+pub use ring::Ring;
 #[cfg(feature = "tokio")]
 pub use runtime::{
     AdminClient, AdminClientError, Client, ClientBuilder, ClientError, Error, Job, JobEvent,

@@ -12,6 +12,8 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(20);
 const PORT_ATTEMPTS: usize = 5;
 
 /// The gearmand binary: `$GEARMAND`, else `gearmand` on `PATH`, else `/usr/sbin/gearmand`.
+/// A `gearmand` that is a script is passed over: Debian's `gearman-server` package (the Perl
+/// Gearman::Server, another server altogether) installs one as `/usr/bin/gearmand`.
 pub fn find_gearmand() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("GEARMAND") {
         return Some(PathBuf::from(p)).filter(|p| p.is_file());
@@ -22,7 +24,16 @@ pub fn find_gearmand() -> Option<PathBuf> {
     on_path
         .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
         .map(|dir| dir.join("gearmand"))
-        .find(|p| p.is_file())
+        .find(|p| p.is_file() && !is_script(p))
+}
+
+/// Whether the file starts with `#!`.
+fn is_script(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut start))
+        .is_ok_and(|()| &start == b"#!")
 }
 
 /// Starts a default gearmand for `test`, or, where none is installed and CI does not demand one,

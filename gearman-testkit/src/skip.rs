@@ -9,7 +9,8 @@
 use std::io::Write;
 
 /// Whether CI demands every live peer: `GEARMAN_REQUIRE_GEARMAND` is `1` or `true`. Then a
-/// missing gearmand, Debian gearman tool or python `gear` fails the test instead of skipping it.
+/// missing gearmand, Debian gearman tool, python `gear`, node `gearman` package or Perl
+/// Gearman::Server fails the test instead of skipping it.
 pub fn required() -> bool {
     matches!(
         std::env::var("GEARMAN_REQUIRE_GEARMAND").as_deref(),

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use gearman_proto::{ErrorPacket, FunctionName, JobHandle, UniqueId};
+use gearman_proto::{ErrorPacket, FunctionName, GrabKind, JobHandle, UniqueId};
 
 /// A job the server handed out, to be run and then finished exactly once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +52,21 @@ pub enum Event {
     },
     /// The server sent an ERROR packet (for instance JOB_NOT_FOUND for a late result).
     ServerError(ErrorPacket),
+    /// The server does not know a GRAB variant (it is older than GRAB_JOB_ALL or
+    /// GRAB_JOB_UNIQ): it answered it with ERROR before it ever answered it otherwise, or left it
+    /// unanswered for [`grab_answer_timeout`](crate::MachineConfig::grab_answer_timeout). The
+    /// connection sends `to` from now on, through reconnects. Happens at most twice per
+    /// connection.
+    GrabFallback {
+        /// The variant the server does not know.
+        from: GrabKind,
+        /// The older variant used in its place.
+        to: GrabKind,
+        /// The server's ERROR; the older GRAB has been queued in its place. `None`: the GRAB
+        /// went unanswered, may still be answered, and so the driver must close this connection
+        /// and connect again (the new connection sends `to`); no job is held on it.
+        error: Option<ErrorPacket>,
+    },
     /// The heartbeat ECHO went unanswered: the connection is dead and should be replaced.
     ConnectionDead,
     /// Draining finished: no job is held and none will be grabbed.

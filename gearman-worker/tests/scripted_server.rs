@@ -1,5 +1,6 @@
 //! The runtime against a scripted server on loopback: exact requests in, chosen responses out,
-//! including a job for a function the worker does not offer.
+//! including a job for a function the worker does not offer, and a server that refuses one GRAB
+//! and ignores the next.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -102,5 +103,69 @@ async fn refused_job_is_failed_and_the_worker_grabs_again() {
     peer.send(Response::Noop).await;
     peer.send(Response::NoJob).await;
     peer.expect(Request::PreSleep).await;
+    worker.shutdown(Duration::from_secs(2)).await.unwrap();
+}
+
+/// A server that answers GRAB_JOB_ALL with ERROR and leaves GRAB_JOB_UNIQ unanswered: the
+/// worker sends GRAB_JOB_UNIQ on the same connection, gives up waiting after its answer
+/// timeout, connects again and grabs with GRAB_JOB from the start, once per GRAB.
+#[tokio::test]
+async fn refused_then_ignored_grabs_fall_back_to_grab_job() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let worker = Worker::builder()
+        .server(addr.to_string())
+        .grab(GrabKind::All)
+        .grab_answer_timeout(Some(Duration::from_millis(300)))
+        .function(f("mine"), |job: Job| async move { Ok(job.data().clone()) })
+        .heartbeat(None, Duration::from_secs(1))
+        .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(50))
+        .spawn()
+        .unwrap();
+    let accept = || async {
+        let (stream, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        Peer {
+            stream,
+            buf: BytesMut::new(),
+        }
+    };
+    let mut first = accept().await;
+    first.expect(Request::ResetAbilities).await;
+    first.expect(Request::CanDo(f("mine"))).await;
+    first.expect(Request::Grab(GrabKind::All)).await;
+    first
+        .send(Response::Error(gearman_proto::ErrorPacket {
+            code: Bytes::from_static(b"INVALID_COMMAND"),
+            text: Bytes::from_static(b"Command not expected"),
+        }))
+        .await;
+    first.expect(Request::Grab(GrabKind::Uniq)).await;
+    // No answer: the worker closes this connection and opens another.
+    let mut second = accept().await;
+    let mut rest = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(5), first.stream.read(&mut rest))
+        .await
+        .expect("the ignored connection was closed");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    second.expect(Request::ResetAbilities).await;
+    second.expect(Request::CanDo(f("mine"))).await;
+    second.expect(Request::Grab(GrabKind::Plain)).await;
+    let mut job = assign("H:1", "mine");
+    if let Response::JobAssign(a) = &mut job {
+        a.unique = None;
+    }
+    second.send(job).await;
+    second
+        .expect(Request::Work(WorkUpdate::Complete {
+            handle: JobHandle::try_from("H:1").unwrap(),
+            data: Bytes::from_static(b"in"),
+        }))
+        .await;
+    second.expect(Request::Grab(GrabKind::Plain)).await;
+    second.send(Response::NoJob).await;
+    second.expect(Request::PreSleep).await;
     worker.shutdown(Duration::from_secs(2)).await.unwrap();
 }

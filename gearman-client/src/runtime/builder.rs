@@ -35,7 +35,8 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Adds a job server, `host:port`.
+    /// Adds a job server, `host:port`. Jobs with a unique id are routed by this name as written
+    /// (see [`Ring`](crate::Ring)): write each server the same way in every client.
     pub fn server(mut self, addr: impl Into<String>) -> Self {
         self.servers.push(addr.into());
         self
@@ -115,6 +116,7 @@ impl ClientBuilder {
         }
         let rt = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
         let states = Arc::new(ServerStates::new(&self.servers));
+        let ring = crate::Ring::new(&self.servers);
         let mut servers = Vec::new();
         for (slot, addr) in self.servers.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel(self.queue);
@@ -137,6 +139,7 @@ impl ClientBuilder {
                 servers,
                 states,
                 round_robin: AtomicUsize::new(0),
+                ring,
                 first_contact: self.driver.connect.timeout,
             }),
         })

@@ -16,7 +16,6 @@ pub use job::{JobEvent, JobStream};
 pub use payload::Payload;
 pub use request::Job;
 
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +72,8 @@ struct Inner {
     servers: Vec<Server>,
     states: Arc<ServerStates>,
     round_robin: AtomicUsize,
+    /// Where jobs with a unique id go.
+    ring: crate::Ring,
     /// How long a call waits for the first connection (the connect timeout).
     first_contact: Duration,
 }
@@ -84,9 +85,12 @@ struct Inner {
 /// own deadline), and fails with [`ClientError::Unreachable`], carrying each server's connect
 /// error, when none can be reached.
 ///
-/// Submissions go to a connected server: by a hash of the unique id when there is one (so that
-/// coalescing works across clients), otherwise in turn; a server that is down is skipped, and
-/// a request that was never sent is tried on the next one. Nothing that was sent is ever sent
+/// Submissions go to a connected server: a job with a unique id to the server a ketama ring
+/// over the server names picks ([`Ring`](crate::Ring), the same choice libgearman 2.2 makes
+/// with selection by unique, whatever the order of the list), so that coalescing works across
+/// clients, and down that ring's fail-over chain when the server is down; a job without one
+/// in turn. A server that is down is skipped, and a request that was never sent is tried on
+/// the next one. Nothing that was sent is ever sent
 /// again: an unacknowledged submission ends in [`Failure::Ambiguous`].
 #[derive(Clone)]
 pub struct Client {
@@ -167,17 +171,16 @@ impl Client {
         ClientError::Unreachable(Unreachable { servers })
     }
 
-    /// Server order for a request: by unique, else in turn; live servers first.
+    /// Server order for a request: by the ring for a unique id, else in turn; live servers
+    /// first (in that order).
     fn order(&self, unique: &UniqueId) -> Vec<usize> {
         let n = self.inner.servers.len();
-        let start = if unique.is_empty() {
-            self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % n
+        let mut order: Vec<usize> = if unique.is_empty() {
+            let start = self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % n;
+            (0..n).map(|i| (start + i) % n).collect()
         } else {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            unique.as_bytes().hash(&mut h);
-            (h.finish() % n as u64) as usize
+            self.inner.ring.order(unique.as_bytes())
         };
-        let mut order: Vec<usize> = (0..n).map(|i| (start + i) % n).collect();
         order.sort_by_key(|&i| !self.inner.servers[i].up.load(Ordering::Relaxed));
         order
     }

@@ -49,6 +49,10 @@ pub struct CoreConfig {
     /// Jobs the server holds at most, over all functions; past it a submission gets
     /// `ERROR QUEUE_ERROR` (gearmand has no such bound and grows until memory runs out).
     pub max_jobs: usize,
+    /// The newest GRAB variant the server knows. Newer ones (in the order GRAB_JOB,
+    /// GRAB_JOB_UNIQ, GRAB_JOB_ALL) are answered `ERROR INVALID_COMMAND`, as by a server that
+    /// predates them: lets a test stand in for such a server. Default: all three are known.
+    pub newest_grab: GrabKind,
 }
 
 impl Default for CoreConfig {
@@ -57,7 +61,17 @@ impl Default for CoreConfig {
             handle_prefix: "H:gearman-rs".into(),
             max_retries: None,
             max_jobs: 1_000_000,
+            newest_grab: GrabKind::All,
         }
+    }
+}
+
+/// GRAB variants from oldest (0) to newest.
+fn grab_age(kind: GrabKind) -> u8 {
+    match kind {
+        GrabKind::Plain => 0,
+        GrabKind::Uniq => 1,
+        GrabKind::All => 2,
     }
 }
 
@@ -237,6 +251,9 @@ impl ServerCore {
                     run_at: Some(epoch.saturating_mul(1000)),
                 },
             ),
+            Request::Grab(kind) if grab_age(kind) > grab_age(self.config.newest_grab) => {
+                self.send(conn, error("INVALID_COMMAND", "Command not expected"));
+            }
             Request::Grab(kind) => self.grab(conn, kind),
             Request::PreSleep => self.pre_sleep(conn),
             Request::Work(update) => self.work(conn, update),

@@ -11,7 +11,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gearman_proto::{ClientId, GrabKind, JobHandle, PacketType, Request, Response, WorkUpdate};
+use gearman_proto::{
+    ClientId, ErrorPacket, GrabKind, JobHandle, PacketType, Request, Response, WorkUpdate,
+};
 
 use crate::event::{AbandonReason, Assignment, Event};
 use crate::function_set::FunctionSet;
@@ -35,8 +37,16 @@ pub enum Outcome {
 pub struct MachineConfig {
     /// Jobs this connection may hold at once; it grabs only while one is free.
     pub slots: usize,
-    /// Which GRAB variant to send.
+    /// Which GRAB variant to send first. A server that answers it with ERROR before ever
+    /// answering it with a job or NO_JOB does not know it: the connection falls back to the next
+    /// older one (GRAB_JOB_ALL, then GRAB_JOB_UNIQ, then GRAB_JOB) and keeps that for good
+    /// (see [`Event::GrabFallback`]).
     pub grab: GrabKind,
+    /// How long a GRAB_JOB_ALL or GRAB_JOB_UNIQ the server has never answered may go without
+    /// an answer before the server counts as not knowing it (`None`: wait forever). Then the
+    /// connection is replaced and the next older variant used (some servers ignore packets they
+    /// do not know). Once a variant has been answered, it never times out like this again.
+    pub grab_answer_timeout: Option<Duration>,
     /// While asleep, grab again after this long even without a NOOP: covers wake-ups that never
     /// come (epoch jobs on gearmand 1.1.20, NOOPs lost on a dead link).
     pub regrab_after: Duration,
@@ -54,6 +64,7 @@ impl Default for MachineConfig {
         Self {
             slots: 1,
             grab: GrabKind::Uniq,
+            grab_answer_timeout: Some(Duration::from_secs(10)),
             regrab_after: Duration::from_secs(5),
             heartbeat_after: Some(Duration::from_secs(30)),
             heartbeat_timeout: Duration::from_secs(10),
@@ -79,6 +90,15 @@ const WORKER_EXPECTS: &[PacketType] = &[
     PacketType::JOB_ASSIGN_ALL,
     PacketType::ECHO_RES,
     PacketType::ERROR,
+];
+/// ERROR codes gearmand answers other packets with (a late WORK_* result, a client id or
+/// field too long, a full queue, an unknown option, bad magic): never taken for a refused GRAB.
+const NOT_ABOUT_A_GRAB: &[&[u8]] = &[
+    b"JOB_NOT_FOUND",
+    b"ARGUMENT_TOO_LARGE",
+    b"QUEUE_ERROR",
+    b"UNKNOWN_OPTION",
+    b"INVALID_MAGIC",
 ];
 const NOT_AWAITING: &[PacketType] = &[PacketType::NOOP, PacketType::ECHO_RES, PacketType::ERROR];
 
@@ -128,12 +148,24 @@ pub struct WorkerMachine {
     echo_deadline: Option<Instant>,
     drained_told: bool,
     granted: bool,
+    /// The GRAB variant this connection sends: `config.grab`, or an older one after a fallback.
+    grab_kind: GrabKind,
+    /// The server has answered `grab_kind` with a job or NO_JOB since the connection came up:
+    /// it knows the packet, so an ERROR now answers something else.
+    grab_known: bool,
+    /// The server has answered `grab_kind` on some connection: it never times out.
+    grab_proven: bool,
+    /// An unproven GRAB went out: the next `handle_timeout` starts its answer deadline.
+    grab_deadline_pending: bool,
+    /// When an unproven GRAB outstanding counts as unanswered.
+    grab_deadline: Option<Instant>,
 }
 
 impl WorkerMachine {
     /// A disconnected machine.
     pub fn new(mut config: MachineConfig) -> Self {
         config.slots = config.slots.max(1);
+        let grab_kind = config.grab;
         Self {
             config,
             client_id: None,
@@ -151,6 +183,11 @@ impl WorkerMachine {
             echo_deadline: None,
             drained_told: false,
             granted: false,
+            grab_kind,
+            grab_known: false,
+            grab_proven: false,
+            grab_deadline_pending: false,
+            grab_deadline: None,
         }
     }
 
@@ -176,6 +213,12 @@ impl WorkerMachine {
         self.connected
     }
 
+    /// The GRAB variant this connection sends now: the configured one, or an older one the
+    /// machine fell back to because the server did not know it.
+    pub fn grab_kind(&self) -> GrabKind {
+        self.grab_kind
+    }
+
     /// Whether the machine would grab now if it held a grant (gated machines only).
     pub fn wants_grab(&self) -> bool {
         self.config.gated && !self.granted && self.could_grab()
@@ -187,6 +230,7 @@ impl WorkerMachine {
     pub fn handle_connected(&mut self, now: Instant) {
         self.connected = true;
         self.grab = GrabState::Idle;
+        self.grab_known = false;
         self.last_heard = Some(now);
         self.echo_deadline = None;
         self.outbox.clear();
@@ -204,6 +248,8 @@ impl WorkerMachine {
     pub fn handle_disconnected(&mut self, _now: Instant) {
         self.connected = false;
         self.grab = GrabState::Idle;
+        self.grab_deadline_pending = false;
+        self.grab_deadline = None;
         self.outbox.clear();
         self.registered = FunctionSet::new();
         self.registration_changed();
@@ -235,6 +281,7 @@ impl WorkerMachine {
             }
             Response::NoJob => {
                 self.expect_awaiting(got)?;
+                self.grab_answered();
                 self.grab = GrabState::Sleeping { since: now };
                 self.outbox.push_back(Request::PreSleep);
             }
@@ -244,6 +291,7 @@ impl WorkerMachine {
                 if self.jobs.contains(&job.handle) {
                     return Err(ProtocolError::DuplicateHandle(job.handle));
                 }
+                self.grab_answered();
                 self.grab = GrabState::Idle;
                 if !self.desired.contains(&job.function) {
                     self.outbox.push_back(Request::Work(WorkUpdate::Fail {
@@ -277,7 +325,11 @@ impl WorkerMachine {
                 self.maybe_grab();
             }
             Response::Echo(_) => self.echo_deadline = None,
-            Response::Error(e) => self.events.push_back(Event::ServerError(e)),
+            Response::Error(e) => {
+                if !self.fall_back(&e) {
+                    self.events.push_back(Event::ServerError(e));
+                }
+            }
             _ => {
                 return Err(ProtocolError::Inappropriate {
                     expected: WORKER_EXPECTS,
@@ -304,6 +356,7 @@ impl WorkerMachine {
             self.replan();
             self.check_drained();
         }
+        self.check_grab_answer(now);
         if let GrabState::Sleeping { since } = self.grab {
             if now >= later(since, self.config.regrab_after) {
                 self.grab = GrabState::Idle;
@@ -433,7 +486,13 @@ impl WorkerMachine {
             (None, Some(after), Some(heard)) => Some(later(heard, after)),
             _ => None,
         };
-        [regrab, heartbeat, self.jobs.next_deadline()]
+        // A pending answer deadline starts at the next handle_timeout: ask for one at once.
+        let grab_answer = if self.grab_deadline_pending {
+            self.last_heard
+        } else {
+            self.grab_deadline
+        };
+        [regrab, heartbeat, self.jobs.next_deadline(), grab_answer]
             .into_iter()
             .flatten()
             .min()
@@ -482,6 +541,94 @@ impl WorkerMachine {
         added
     }
 
+    /// An ERROR that answers a GRAB the server never answered otherwise means the server does
+    /// not know that GRAB: send the next older one in its place (same slot, same grant, still
+    /// one GRAB outstanding). The worker's other packets before its first job get no answer
+    /// from a server (SET_CLIENT_ID, RESET_ABILITIES, CAN_DO, CANT_DO, PRE_SLEEP), and a WORK_*
+    /// packet's JOB_NOT_FOUND is never taken for one, nor any other code with which gearmand
+    /// answers other packets ([`NOT_ABOUT_A_GRAB`]). True if it fell back.
+    fn fall_back(&mut self, error: &ErrorPacket) -> bool {
+        if self.grab != GrabState::AwaitingJob
+            || self.grab_known
+            || NOT_ABOUT_A_GRAB.contains(&error.code.as_ref())
+        {
+            return false;
+        }
+        let Some(older) = self.older_grab() else {
+            return false;
+        };
+        self.events.push_back(Event::GrabFallback {
+            from: self.grab_kind,
+            to: older,
+            error: Some(error.clone()),
+        });
+        self.grab_kind = older;
+        self.grab_proven = false;
+        self.send_grab();
+        true
+    }
+
+    /// The older GRAB variant, if there is one.
+    fn older_grab(&self) -> Option<GrabKind> {
+        match self.grab_kind {
+            GrabKind::All => Some(GrabKind::Uniq),
+            GrabKind::Uniq => Some(GrabKind::Plain),
+            GrabKind::Plain => None,
+        }
+    }
+
+    /// A job or NO_JOB answered the GRAB: the server knows this variant.
+    fn grab_answered(&mut self) {
+        self.grab_known = true;
+        self.grab_proven = true;
+        self.grab_deadline_pending = false;
+        self.grab_deadline = None;
+    }
+
+    /// Sends the GRAB of `grab_kind`; one the server never answered gets an answer deadline.
+    fn send_grab(&mut self) {
+        self.outbox.push_back(Request::Grab(self.grab_kind));
+        self.grab = GrabState::AwaitingJob;
+        if !self.grab_proven
+            && self.grab_kind != GrabKind::Plain
+            && self.config.grab_answer_timeout.is_some()
+        {
+            self.grab_deadline_pending = true;
+            self.grab_deadline = None;
+        }
+    }
+
+    /// Starts the answer deadline of an unproven GRAB, or, past it, gives the variant up: the
+    /// connection is replaced (the GRAB may still be answered on it) and the next one sends the
+    /// older variant.
+    fn check_grab_answer(&mut self, now: Instant) {
+        let Some(timeout) = self.config.grab_answer_timeout else {
+            return;
+        };
+        if self.grab != GrabState::AwaitingJob || self.grab_proven {
+            self.grab_deadline_pending = false;
+            self.grab_deadline = None;
+            return;
+        }
+        if std::mem::take(&mut self.grab_deadline_pending) {
+            self.grab_deadline = Some(now + timeout);
+            return;
+        }
+        let (Some(deadline), Some(older)) = (self.grab_deadline, self.older_grab()) else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        self.grab_deadline = None;
+        self.events.push_back(Event::GrabFallback {
+            from: self.grab_kind,
+            to: older,
+            error: None,
+        });
+        self.grab_kind = older;
+    }
+
     fn could_grab(&self) -> bool {
         self.connected
             && !self.draining
@@ -492,8 +639,7 @@ impl WorkerMachine {
 
     fn maybe_grab(&mut self) {
         if self.could_grab() && (self.granted || !self.config.gated) {
-            self.outbox.push_back(Request::Grab(self.config.grab));
-            self.grab = GrabState::AwaitingJob;
+            self.send_grab();
             self.granted = false;
         }
     }

@@ -339,8 +339,15 @@ fn heartbeat_detects_a_dead_connection() {
 #[test]
 fn answered_heartbeat_keeps_the_connection() {
     let now = Instant::now();
-    let cfg = MachineConfig::default();
-    let mut m = connected(1, &["a"], now);
+    // The first GRAB stays unanswered throughout: no answer deadline for it here.
+    let cfg = MachineConfig {
+        grab_answer_timeout: None,
+        ..MachineConfig::default()
+    };
+    let mut m = WorkerMachine::new(cfg.clone());
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    let _ = sent(&mut m);
     let t = now + cfg.heartbeat_after.unwrap();
     m.handle_timeout(t);
     assert!(sent(&mut m).iter().any(|r| matches!(r, Request::Echo(_))));
@@ -445,4 +452,213 @@ fn gated_machine_grabs_only_with_a_grant() {
     assert!(!m.wants_grab(), "asleep until a NOOP");
     m.handle_response(now, Response::Noop).unwrap();
     assert!(sent(&mut m).is_empty() && m.wants_grab());
+}
+
+fn invalid_command() -> ErrorPacket {
+    ErrorPacket {
+        code: Bytes::from_static(b"INVALID_COMMAND"),
+        text: Bytes::from_static(b"Command not expected"),
+    }
+}
+
+fn config_grabbing(grab: GrabKind) -> MachineConfig {
+    MachineConfig {
+        grab,
+        ..MachineConfig::default()
+    }
+}
+
+#[test]
+fn unknown_grab_falls_back_all_to_uniq_to_plain_and_stays_there() {
+    let now = Instant::now();
+    let mut m = WorkerMachine::new(config_grabbing(GrabKind::All));
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    assert_eq!(sent(&mut m).last(), Some(&Request::Grab(GrabKind::All)));
+
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![Request::Grab(GrabKind::Uniq)]);
+    assert_eq!(
+        events(&mut m),
+        vec![Event::GrabFallback {
+            from: GrabKind::All,
+            to: GrabKind::Uniq,
+            error: Some(invalid_command()),
+        }]
+    );
+    assert_eq!(m.state(), GrabState::AwaitingJob);
+
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![Request::Grab(GrabKind::Plain)]);
+    assert_eq!(
+        events(&mut m),
+        vec![Event::GrabFallback {
+            from: GrabKind::Uniq,
+            to: GrabKind::Plain,
+            error: Some(invalid_command()),
+        }]
+    );
+    assert_eq!(m.grab_kind(), GrabKind::Plain);
+
+    // GRAB_JOB refused too: nothing older to try, the error is reported and nothing is sent.
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![]);
+    assert_eq!(events(&mut m), vec![Event::ServerError(invalid_command())]);
+
+    // A job through GRAB_JOB: finished once, and the next grab is GRAB_JOB again.
+    let mut job = assign("H:1", "a");
+    if let Response::JobAssign(a) = &mut job {
+        a.unique = None;
+    }
+    m.handle_response(now, job).unwrap();
+    assert!(matches!(events(&mut m).as_slice(), [Event::Job(_)]));
+    assert_eq!(sent(&mut m), vec![]);
+    m.finish(&h("H:1"), Outcome::Complete(Bytes::from_static(b"r")))
+        .unwrap();
+    assert_eq!(
+        sent(&mut m),
+        vec![
+            Request::Work(WorkUpdate::Complete {
+                handle: h("H:1"),
+                data: Bytes::from_static(b"r"),
+            }),
+            Request::Grab(GrabKind::Plain),
+        ]
+    );
+
+    // Remembered through a reconnect: the new connection grabs with GRAB_JOB at once.
+    m.handle_disconnected(now);
+    m.handle_connected(now);
+    assert_eq!(sent(&mut m).last(), Some(&Request::Grab(GrabKind::Plain)));
+}
+
+#[test]
+fn an_error_after_the_server_answered_the_grab_is_not_a_fallback() {
+    let now = Instant::now();
+    let mut m = connected(1, &["a"], now);
+    m.handle_response(now, Response::NoJob).unwrap();
+    let _ = sent(&mut m);
+    m.handle_response(now, Response::Noop).unwrap();
+    assert_eq!(sent(&mut m), vec![GRAB]);
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![]);
+    assert_eq!(events(&mut m), vec![Event::ServerError(invalid_command())]);
+    assert_eq!(m.grab_kind(), GrabKind::Uniq);
+}
+
+#[test]
+fn errors_that_answer_other_packets_are_never_taken_for_a_refused_grab() {
+    let now = Instant::now();
+    let mut m = connected(1, &["a"], now);
+    for (code, text) in [
+        ("JOB_NOT_FOUND", "Job given in work result not found"),
+        ("ARGUMENT_TOO_LARGE", "client id too long"),
+        ("QUEUE_ERROR", "Job queue is full"),
+        ("UNKNOWN_OPTION", "Server does not recognize given option"),
+        ("INVALID_MAGIC", "Request magic expected"),
+    ] {
+        let err = ErrorPacket {
+            code: Bytes::copy_from_slice(code.as_bytes()),
+            text: Bytes::copy_from_slice(text.as_bytes()),
+        };
+        m.handle_response(now, Response::Error(err.clone()))
+            .unwrap();
+        assert_eq!(sent(&mut m), vec![], "{code}");
+        assert_eq!(events(&mut m), vec![Event::ServerError(err)], "{code}");
+        assert_eq!(m.grab_kind(), GrabKind::Uniq, "{code}");
+        assert_eq!(m.state(), GrabState::AwaitingJob, "{code}");
+    }
+}
+
+#[test]
+fn a_gated_fallback_reuses_the_grant_of_the_refused_grab() {
+    let now = Instant::now();
+    let mut m = WorkerMachine::new(MachineConfig {
+        gated: true,
+        ..config_grabbing(GrabKind::Uniq)
+    });
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    let _ = sent(&mut m);
+    assert!(m.wants_grab());
+    m.grant_grab();
+    assert_eq!(sent(&mut m), vec![GRAB]);
+    m.handle_response(now, Response::Error(invalid_command()))
+        .unwrap();
+    assert_eq!(sent(&mut m), vec![Request::Grab(GrabKind::Plain)]);
+    assert!(!m.wants_grab());
+    assert_eq!(m.state(), GrabState::AwaitingJob);
+}
+
+#[test]
+fn an_unanswered_grab_is_given_up_by_replacing_the_connection() {
+    let now = Instant::now();
+    let timeout = Duration::from_millis(500);
+    let mut m = WorkerMachine::new(MachineConfig {
+        grab_answer_timeout: Some(timeout),
+        ..config_grabbing(GrabKind::All)
+    });
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    assert_eq!(sent(&mut m).last(), Some(&Request::Grab(GrabKind::All)));
+    // The deadline starts at the next timer call, asked for at once.
+    assert!(m.poll_timeout().is_some_and(|t| t <= now));
+    m.handle_timeout(now);
+    assert_eq!(m.poll_timeout(), Some(now + timeout));
+    m.handle_timeout(now + timeout - Duration::from_millis(1));
+    assert_eq!(events(&mut m), vec![]);
+    m.handle_timeout(now + timeout);
+    assert_eq!(
+        events(&mut m),
+        vec![Event::GrabFallback {
+            from: GrabKind::All,
+            to: GrabKind::Uniq,
+            error: None,
+        }]
+    );
+    // Nothing more on this connection: the GRAB may still be answered here.
+    assert_eq!(sent(&mut m), vec![]);
+    assert_eq!(m.state(), GrabState::AwaitingJob);
+
+    // The next connection grabs with GRAB_JOB_UNIQ, which the server answers: proven, so it
+    // never times out, on this connection or the next.
+    let later = now + Duration::from_secs(1);
+    m.handle_disconnected(later);
+    m.handle_connected(later);
+    assert_eq!(sent(&mut m).last(), Some(&GRAB));
+    m.handle_timeout(later);
+    m.handle_response(later, Response::NoJob).unwrap();
+    let _ = sent(&mut m);
+    m.handle_disconnected(later);
+    m.handle_connected(later);
+    assert_eq!(sent(&mut m).last(), Some(&GRAB));
+    m.handle_timeout(later);
+    m.handle_timeout(later + Duration::from_secs(60));
+    assert!(events(&mut m)
+        .iter()
+        .all(|e| !matches!(e, Event::GrabFallback { .. })));
+    assert_eq!(m.grab_kind(), GrabKind::Uniq);
+}
+
+#[test]
+fn an_answer_before_the_deadline_proves_the_grab() {
+    let now = Instant::now();
+    let mut m = WorkerMachine::new(MachineConfig {
+        grab_answer_timeout: Some(Duration::from_millis(500)),
+        ..config_grabbing(GrabKind::All)
+    });
+    m.set_functions(set(&["a"]));
+    m.handle_connected(now);
+    let _ = sent(&mut m);
+    m.handle_timeout(now);
+    m.handle_response(now + Duration::from_millis(400), assign("H:1", "a"))
+        .unwrap();
+    let _ = events(&mut m);
+    m.handle_timeout(now + Duration::from_secs(5));
+    assert_eq!(events(&mut m), vec![]);
+    assert_eq!(m.grab_kind(), GrabKind::All);
 }

@@ -199,9 +199,18 @@ impl WorkerBuilder {
         self
     }
 
-    /// The GRAB variant (default GRAB_JOB_UNIQ; GRAB_JOB_ALL also brings reducers).
+    /// The GRAB variant (default GRAB_JOB_UNIQ; GRAB_JOB_ALL also brings reducers). A server
+    /// that does not know it (it answers ERROR) gets the next older one on that connection.
     pub fn grab(mut self, kind: GrabKind) -> Self {
         self.machine.grab = kind;
+        self
+    }
+
+    /// How long a GRAB_JOB_ALL or GRAB_JOB_UNIQ the server has never answered may wait for its
+    /// answer before the connection is replaced and the next older GRAB used (default 10 s;
+    /// `None`: wait forever). Some servers ignore packets they do not know.
+    pub fn grab_answer_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.machine.grab_answer_timeout = timeout;
         self
     }
 

@@ -328,6 +328,30 @@ impl Driver {
                     text = %String::from_utf8_lossy(&e.text),
                     "server error"
                 ),
+                Event::GrabFallback {
+                    from,
+                    to,
+                    error: Some(error),
+                } => warn!(
+                    server = %self.addr,
+                    ?from,
+                    ?to,
+                    code = %String::from_utf8_lossy(&error.code),
+                    "the server does not know this GRAB: using the older one on this connection"
+                ),
+                Event::GrabFallback {
+                    from,
+                    to,
+                    error: None,
+                } => {
+                    warn!(
+                        server = %self.addr,
+                        ?from,
+                        ?to,
+                        "the server left this GRAB unanswered: reconnecting to use the older one"
+                    );
+                    return Err(Closed::OutOfStep);
+                }
                 Event::ConnectionDead => return Err(Closed::HeartbeatTimeout),
                 Event::Drained => self.drained = true,
             }
