@@ -21,6 +21,9 @@ pub struct ServerConfig {
     /// connect can send it; when off, it is answered as gearmand 1.1.20 answers it
     /// (`ERR UNKNOWN_COMMAND`).
     pub admin_shutdown: bool,
+    /// TLS on the port: `None` serves plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -31,6 +34,8 @@ impl Default for ServerConfig {
             max_output: 256 * 1024 * 1024,
             max_connections: 10_000,
             admin_shutdown: true,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

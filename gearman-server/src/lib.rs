@@ -6,11 +6,15 @@ mod core;
 pub mod inbound;
 #[cfg(feature = "tokio")]
 mod listener;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use crate::core::{ConnId, CoreConfig, FunctionStats, ServerCore};
 #[cfg(feature = "tokio")]
 pub use config::ServerConfig;
 #[cfg(feature = "tokio")]
 pub use listener::{Server, Stopped};
+#[cfg(feature = "tls")]
+pub use tls::ServerTls;
 
 pub use gearman_proto as proto;

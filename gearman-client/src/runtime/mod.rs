@@ -155,6 +155,7 @@ impl Client {
                     addr: s.addr,
                     kind: std::io::ErrorKind::NotConnected,
                     message: "not connected".into(),
+                    tls: None,
                 },
             })
             .collect();

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use gearman_proto::Decoder;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::debug;
 
@@ -26,14 +25,18 @@ pub(crate) struct Limits {
     pub(crate) admin_shutdown: bool,
 }
 
-pub(crate) async fn serve(
-    stream: TcpStream,
+/// Serves one connection, read from `rd` and written to `wr` (the halves of a TCP or a TLS
+/// stream).
+pub(crate) async fn serve<R, W>(
+    (mut rd, wr): (R, W),
     peer: SocketAddr,
     core: mpsc::Sender<ToCore>,
     mut phase: watch::Receiver<Phase>,
     limits: Limits,
-) {
-    let (mut rd, wr) = stream.into_split();
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (output, writer, mut kill) = Output::new(limits.max_output, wr);
     let writer = tokio::spawn(writer);
     let (id_tx, id_rx) = oneshot::channel();

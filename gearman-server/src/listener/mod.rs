@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
+#[cfg(feature = "tls")]
+use tracing::debug;
 use tracing::{info, warn};
 
 use crate::core::{ConnId, FunctionStats, ServerCore};
@@ -65,6 +67,8 @@ pub struct Server {
     phase: watch::Receiver<Phase>,
     accept: Option<JoinHandle<()>>,
     core: Option<JoinHandle<()>>,
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
 }
 
 impl Drop for Server {
@@ -83,6 +87,13 @@ impl Server {
         config: impl Into<ServerConfig>,
     ) -> std::io::Result<Self> {
         let config = config.into();
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls {
+            Some(settings) => Some(std::sync::Arc::new(crate::tls::Acceptor::new(
+                settings.clone(),
+            )?)),
+            None => None,
+        };
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (to_core, from_conns) = mpsc::channel(8192);
@@ -99,6 +110,8 @@ impl Server {
             to_core.clone(),
             phase.clone(),
             config,
+            #[cfg(feature = "tls")]
+            tls.clone(),
             unbound_tx,
         ));
         info!(%addr, "gearman-server listening");
@@ -108,7 +121,20 @@ impl Server {
             phase,
             accept: Some(accept),
             core: Some(core),
+            #[cfg(feature = "tls")]
+            tls,
         })
+    }
+
+    /// Re-reads the TLS certificate, key and client CA files: new connections use them, open
+    /// ones keep what they shook hands with. On error (a file missing or unreadable) the
+    /// files last read stay in use. Without TLS there is nothing to do.
+    #[cfg(feature = "tls")]
+    pub fn reload_tls(&self) -> std::io::Result<()> {
+        match &self.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
     }
 
     /// The address it listens on.
@@ -167,6 +193,7 @@ async fn accept(
     to_core: mpsc::Sender<ToCore>,
     mut phase: watch::Receiver<Phase>,
     config: ServerConfig,
+    #[cfg(feature = "tls")] tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
     unbound: oneshot::Sender<()>,
 ) {
     let mut conns = JoinSet::new();
@@ -186,7 +213,28 @@ async fn accept(
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(conn::serve(stream, peer, to_core.clone(), conn_phase.clone(), limits));
+                    #[cfg(feature = "tls")]
+                    if let Some(tls) = &tls {
+                        let (acceptor, bound) = (tls.current(), tls.settings.handshake_timeout);
+                        let (to_core, phase) = (to_core.clone(), conn_phase.clone());
+                        let mut stop = conn_phase.clone();
+                        conns.spawn(async move {
+                            let shake = tokio::select! {
+                                shake = tokio::time::timeout(bound, acceptor.accept(stream)) => shake,
+                                () = reached(&mut stop, |p| p == Phase::Stopped) => return,
+                            };
+                            match shake {
+                                Ok(Ok(tls)) => {
+                                    let halves = tokio::io::split(tls);
+                                    conn::serve(halves, peer, to_core, phase, limits).await;
+                                }
+                                Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => debug!(%peer, ?bound, "TLS handshake timed out"),
+                            }
+                        });
+                        continue;
+                    }
+                    conns.spawn(conn::serve(stream.into_split(), peer, to_core.clone(), conn_phase.clone(), limits));
                 }
                 // Out of descriptors, say: wait a moment rather than spin.
                 Err(e) => {
