@@ -52,7 +52,9 @@ impl Pki {
         ));
         std::fs::create_dir_all(&dir).expect("create the PKI directory");
         let ca_key = KeyPair::generate().expect("CA key");
-        let mut p = params(name);
+        // A name no leaf certificate takes: OpenSSL calls a leaf whose issuer is its own subject
+        // self-signed.
+        let mut p = params(&format!("{name} test CA"));
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = p.self_signed(&ca_key).expect("CA certificate");
         std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write the CA");
