@@ -142,6 +142,10 @@ struct ServeArgs {
     /// Require client certificates signed by a CA of this PEM file (re-read on SIGHUP).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_client_ca: Option<std::path::PathBuf>,
+    /// Access control by client certificate subject (geard's ACL file: `[SUBJECT]` sections
+    /// with `register = REGEX`, `invoke = REGEX`, and `admin = true`).
+    #[arg(long, value_name = "FILE")]
+    acl: Option<std::path::PathBuf>,
     /// Seconds a TLS handshake may take before the peer is dropped.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     tls_handshake_timeout: f64,
@@ -170,6 +174,12 @@ async fn serve(args: ServeArgs) -> Result<std::process::ExitCode, String> {
             }
             _ => None,
         },
+        acl: args
+            .acl
+            .as_deref()
+            .map(gearman_server::Acl::from_file)
+            .transpose()
+            .map_err(|e| format!("--acl: {e}"))?,
         ..gearman_server::ServerConfig::default()
     };
     let server = gearman_server::Server::bind(&args.listen, config)

@@ -361,3 +361,60 @@ fn ci_host_over_tls_against_gearmanctl_serve_and_geard() {
     // geard answers neither ECHO nor `version`: no --check there.
     ci_host_builds_over_tls(&pki, ([127, 0, 0, 1], port).into(), false, "ci-geard");
 }
+
+#[test]
+fn serve_with_an_acl_refuses_submissions_and_admin_outside_it() {
+    let pki = Pki::new("acl");
+    let server = pki.server("server", &[]);
+    let acl = pki.dir().join("acl.ini");
+    std::fs::write(&acl, "[submitter]\ninvoke = allowed:\n").unwrap();
+    let (_serve, addr) = serve(&[
+        "--tls-cert",
+        path(&server.cert),
+        "--tls-key",
+        path(&server.key),
+        "--tls-client-ca",
+        path(&pki.ca()),
+        "--acl",
+        path(&acl),
+    ]);
+    let me = pki.client("submitter");
+    let ca = pki.ca();
+    let tls = [
+        "--tls-ca",
+        path(&ca),
+        "--tls-cert",
+        path(&me.cert),
+        "--tls-key",
+        path(&me.key),
+    ];
+    let (out, _) = submit(addr, "forbidden", &tls);
+    assert_eq!(out.status.code(), Some(24), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PERMISSION_DENIED"));
+    let status = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+        .args(["admin", "--server", &addr.to_string()])
+        .args(tls)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(
+        String::from_utf8_lossy(&status.stderr).contains("PERMISSION_DENIED"),
+        "{status:?}"
+    );
+    // An allowed function is queued (background, so no worker is needed).
+    let bg = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+        .args([
+            "submit",
+            "--server",
+            &addr.to_string(),
+            "-b",
+            "-f",
+            "allowed:x",
+        ])
+        .args(tls)
+        .arg("data")
+        .output()
+        .unwrap();
+    assert!(bg.status.success(), "{bg:?}");
+}

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "tls")]
+mod acl;
 #[cfg(feature = "tokio")]
 mod config;
 mod core;
@@ -10,6 +12,8 @@ mod listener;
 mod tls;
 
 pub use crate::core::{ConnId, CoreConfig, FunctionStats, ServerCore};
+#[cfg(feature = "tls")]
+pub use acl::{Acl, AclError};
 #[cfg(feature = "tokio")]
 pub use config::ServerConfig;
 #[cfg(feature = "tokio")]

@@ -135,3 +135,94 @@ impl Acceptor {
         tokio_rustls::TlsAcceptor::from(config)
     }
 }
+
+/// One DER element: its tag, its contents, and what follows it; `None` if malformed.
+fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// The common name of a certificate's subject (its last one, as python's `ssl` reading in
+/// geard takes), from the DER of a certificate that rustls has already verified. Only this
+/// one field is needed, so a few lines of DER walking stand in for an X.509 crate.
+pub(crate) fn subject_common_name(cert: &[u8]) -> Option<String> {
+    const SEQ: u8 = 0x30;
+    const CN: &[u8] = &[0x55, 0x04, 0x03];
+    let (SEQ, cert, _) = der(cert)? else {
+        return None;
+    };
+    let (SEQ, mut tbs, _) = der(cert)? else {
+        return None;
+    };
+    // [0] version (optional), serial, signature algorithm, issuer, validity, then subject.
+    let (tag, _, rest) = der(tbs)?;
+    tbs = if tag == 0xa0 { der(rest)?.2 } else { rest };
+    for _ in 0..3 {
+        tbs = der(tbs)?.2;
+    }
+    let (SEQ, mut names, _) = der(tbs)? else {
+        return None;
+    };
+    let mut found = None;
+    while !names.is_empty() {
+        let (_, set, rest) = der(names)?;
+        names = rest;
+        let mut attrs = set;
+        while !attrs.is_empty() {
+            let (_, attr, rest) = der(attrs)?;
+            attrs = rest;
+            let (_, oid, value) = der(attr)?;
+            if oid == CN {
+                let (_, text, _) = der(value)?;
+                found = Some(String::from_utf8_lossy(text).into_owned());
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subject_common_name_is_read_and_junk_is_none() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "org");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "zuul-executor");
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(
+            subject_common_name(cert.der()).as_deref(),
+            Some("zuul-executor")
+        );
+        for cut in 0..cert.der().len() {
+            let _ = subject_common_name(&cert.der()[..cut]);
+        }
+        assert_eq!(
+            subject_common_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            None
+        );
+        assert_eq!(subject_common_name(b""), None);
+    }
+}

@@ -213,3 +213,70 @@ async fn reload_takes_new_certificates_and_keeps_live_connections() {
     worker.shutdown(Duration::from_secs(1)).await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acl_decides_who_registers_submits_and_administers() {
+    let pki = Pki::new("acl");
+    let files = pki.server("server", &[]);
+    let acl = gearman_server::Acl::parse(
+        "[w]\nregister = acl:ok$\n[c]\ninvoke = acl:\n[ops]\nadmin = true\n",
+    )
+    .unwrap();
+    let config = ServerConfig {
+        tls: Some(ServerTls::new(&files.cert, &files.key).client_ca(pki.ca())),
+        acl: Some(acl),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let addr = server.local_addr();
+    let (w, c, ops) = (pki.client("w"), pki.client("c"), pki.client("ops"));
+    let worker = Worker::builder()
+        .server(addr.to_string())
+        .tls(client_tls(&pki, Some(&w)))
+        .function(f("acl:ok"), |job: WorkerJob| async move {
+            Ok(job.data().clone())
+        })
+        .function(f("acl:secret"), |job: WorkerJob| async move {
+            Ok(job.data().clone())
+        })
+        .spawn()
+        .unwrap();
+    let client = Client::builder()
+        .server(addr.to_string())
+        .tls(client_tls(&pki, Some(&c)))
+        .spawn()
+        .unwrap();
+    let done = tokio::time::timeout(WAIT, client.call(Job::new(f("acl:ok"), "yes")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done, Bytes::from_static(b"yes"));
+    // `w` may not register acl:secret: the server holds no worker for it.
+    let stats = server.stats().await.unwrap();
+    let workers = |name: &str| {
+        stats
+            .iter()
+            .find(|s| s.function.as_bytes() == name.as_bytes())
+            .map_or(0, |s| s.workers)
+    };
+    assert_eq!((workers("acl:ok"), workers("acl:secret")), (1, 0));
+    // `c` may not submit outside acl:..., nor use admin commands; `ops` may.
+    let refused = tokio::time::timeout(WAIT, client.call(Job::new(f("other"), "no")))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("PERMISSION_DENIED"),
+        "{refused}"
+    );
+    let as_c = AdminClient::new(addr.to_string(), WAIT).with_tls(client_tls(&pki, Some(&c)));
+    match as_c.status().await {
+        Err(AdminClientError::Refused(e)) => assert_eq!(&e.code[..], b"PERMISSION_DENIED"),
+        other => panic!("{other:?}"),
+    }
+    let as_ops = AdminClient::new(addr.to_string(), WAIT).with_tls(client_tls(&pki, Some(&ops)));
+    assert!(as_ops.status().await.is_ok());
+    assert!(server.acl_refusals() >= 3, "{}", server.acl_refusals());
+    worker.shutdown(Duration::from_secs(1)).await.unwrap();
+    server.shutdown().await;
+}

@@ -33,6 +33,7 @@ pub(crate) async fn serve<R, W>(
     core: mpsc::Sender<ToCore>,
     mut phase: watch::Receiver<Phase>,
     limits: Limits,
+    mut guard: Option<super::guard::Guard>,
 ) where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -46,6 +47,8 @@ pub(crate) async fn serve<R, W>(
     let Ok(id) = id_rx.await else { return };
     debug!(conn = id.0, %peer, "connected");
     let decoder = Decoder::new().with_max_body(limits.max_packet);
+    // Without an ACL, only a loopback peer may stop the server; with one, the ACL decides.
+    let shutdown_ok = limits.admin_shutdown && (guard.is_some() || peer.ip().is_loopback());
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let why = 'conn: loop {
         tokio::select! {
@@ -61,7 +64,12 @@ pub(crate) async fn serve<R, W>(
         let mut inputs = Vec::new();
         let mut close = None;
         while let Some(frame) = decoder.decode_frame(&mut buf).transpose() {
-            match classify(frame, limits.admin_shutdown) {
+            let inbound = classify(frame, shutdown_ok);
+            let inbound = match guard.as_mut() {
+                Some(g) => g.check(inbound),
+                None => inbound,
+            };
+            match inbound {
                 Inbound::Close(why) => {
                     close = Some(why);
                     break;

@@ -4,6 +4,7 @@
 
 mod conn;
 mod driver;
+mod guard;
 mod output;
 
 use std::net::SocketAddr;
@@ -69,6 +70,8 @@ pub struct Server {
     core: Option<JoinHandle<()>>,
     #[cfg(feature = "tls")]
     tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
+    #[cfg(feature = "tls")]
+    refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for Server {
@@ -94,6 +97,8 @@ impl Server {
             )?)),
             None => None,
         };
+        #[cfg(feature = "tls")]
+        let refusals = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (to_core, from_conns) = mpsc::channel(8192);
@@ -112,6 +117,8 @@ impl Server {
             config,
             #[cfg(feature = "tls")]
             tls.clone(),
+            #[cfg(feature = "tls")]
+            refusals.clone(),
             unbound_tx,
         ));
         info!(%addr, "gearman-server listening");
@@ -123,7 +130,16 @@ impl Server {
             core: Some(core),
             #[cfg(feature = "tls")]
             tls,
+            #[cfg(feature = "tls")]
+            refusals,
         })
+    }
+
+    /// How many requests the ACL has refused since the server started (registrations,
+    /// submissions and admin commands).
+    #[cfg(feature = "tls")]
+    pub fn acl_refusals(&self) -> u64 {
+        self.refusals.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Re-reads the TLS certificate, key and client CA files: new connections use them, open
@@ -194,9 +210,12 @@ async fn accept(
     mut phase: watch::Receiver<Phase>,
     config: ServerConfig,
     #[cfg(feature = "tls")] tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
+    #[cfg(feature = "tls")] refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
     unbound: oneshot::Sender<()>,
 ) {
     let mut conns = JoinSet::new();
+    #[cfg(feature = "tls")]
+    let acl = config.acl.clone().map(std::sync::Arc::new);
     let conn_phase = phase.clone();
     let limits = conn::Limits {
         max_packet: config.max_packet,
@@ -217,6 +236,7 @@ async fn accept(
                     if let Some(tls) = &tls {
                         let (acceptor, bound) = (tls.current(), tls.settings.handshake_timeout);
                         let (to_core, phase) = (to_core.clone(), conn_phase.clone());
+                        let (acl, refusals) = (acl.clone(), refusals.clone());
                         let mut stop = conn_phase.clone();
                         conns.spawn(async move {
                             let shake = tokio::select! {
@@ -225,8 +245,21 @@ async fn accept(
                             };
                             match shake {
                                 Ok(Ok(tls)) => {
+                                    let subject = tls
+                                        .get_ref()
+                                        .1
+                                        .peer_certificates()
+                                        .and_then(|c| c.first())
+                                        .and_then(|c| crate::tls::subject_common_name(c));
+                                    let guard = acl.map(|acl| guard::Guard {
+                                        acl,
+                                        subject,
+                                        refusals,
+                                        peer,
+                                        logged: false,
+                                    });
                                     let halves = tokio::io::split(tls);
-                                    conn::serve(halves, peer, to_core, phase, limits).await;
+                                    conn::serve(halves, peer, to_core, phase, limits, guard).await;
                                 }
                                 Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
                                 Err(_) => debug!(%peer, ?bound, "TLS handshake timed out"),
@@ -234,7 +267,17 @@ async fn accept(
                         });
                         continue;
                     }
-                    conns.spawn(conn::serve(stream.into_split(), peer, to_core.clone(), conn_phase.clone(), limits));
+                    #[cfg(feature = "tls")]
+                    let guard = acl.as_ref().map(|acl| guard::Guard {
+                        acl: acl.clone(),
+                        subject: None,
+                        refusals: refusals.clone(),
+                        peer,
+                        logged: false,
+                    });
+                    #[cfg(not(feature = "tls"))]
+                    let guard = None;
+                    conns.spawn(conn::serve(stream.into_split(), peer, to_core.clone(), conn_phase.clone(), limits, guard));
                 }
                 // Out of descriptors, say: wait a moment rather than spin.
                 Err(e) => {
