@@ -179,6 +179,11 @@ fn gear_tls_worker_serves_gearmanctl_submit_through_gearmanctl_serve() {
     let (again, _) = submit(addr, "py:rev", &mutual);
     assert!(again.status.success(), "{again:?}");
     assert_eq!(again.stdout, b"slt olleh");
+
+    // gear's TLS client through gearmanctl serve to gear's TLS worker.
+    let py_client = pki.client("py-client");
+    let (_c, mut out) = gear_peer("client", addr, &py_client, &ca, &["py:rev", "abc"]);
+    assert_eq!(line_with(&mut out, "RESULT "), "cba");
 }
 
 #[test]
