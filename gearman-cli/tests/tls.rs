@@ -3,8 +3,10 @@
 //! certificate or one from another CA are refused in under a second with a non-zero exit; a
 //! plaintext peer on the TLS port gets nothing and the server keeps serving; `gearmanctl work`
 //! over TLS serves gear's TLS client through geard (gear's own server, which requires client
-//! certificates), and `gearmanctl submit` reaches gear's TLS worker there too. The certificates
-//! are made by the test (rcgen).
+//! certificates), and `gearmanctl submit` reaches gear's TLS worker there too; gear's TLS client
+//! goes through `gearmanctl serve` too; `gearmanctl ci` with `[gearman.tls]` builds through both
+//! servers; `serve --acl` refuses what the ACL does not allow; SIGHUP re-reads the certificate
+//! and keeps live connections. The certificates are made by the test (rcgen).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -422,4 +424,61 @@ fn serve_with_an_acl_refuses_submissions_and_admin_outside_it() {
         .output()
         .unwrap();
     assert!(bg.status.success(), "{bg:?}");
+}
+
+#[test]
+fn serve_rereads_its_certificate_on_sighup_and_keeps_live_connections() {
+    let old = Pki::new("hup-old");
+    let new = Pki::new("hup-new");
+    let files = old.server("server", &[]);
+    let (serve, addr) = serve(&[
+        "--tls-cert",
+        path(&files.cert),
+        "--tls-key",
+        path(&files.key),
+    ]);
+    // A live connection: an echo worker over TLS, trusting the old CA.
+    let _work = Kill(
+        Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+            .env("RUST_LOG", "error")
+            .args([
+                "work",
+                "--server",
+                &addr.to_string(),
+                "-f",
+                "hup:echo",
+                "--echo",
+            ])
+            .args(["--tls-ca", path(&old.ca())])
+            .spawn()
+            .unwrap(),
+    );
+    let (before, _) = submit(addr, "hup:echo", &["--tls-ca", path(&old.ca())]);
+    assert!(before.status.success(), "{before:?}");
+    let fresh = new.server("server", &[]);
+    std::fs::copy(&fresh.cert, &files.cert).unwrap();
+    std::fs::copy(&fresh.key, &files.key).unwrap();
+    let pid = serve.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // New connections get the new certificate (bounded wait for the signal to be handled); the
+    // job is served by the worker's connection from before the reload (a new one would fail:
+    // the worker trusts only the old CA).
+    let started = Instant::now();
+    loop {
+        let (out, _) = submit(addr, "hup:echo", &["--tls-ca", path(&new.ca())]);
+        if out.status.success() {
+            assert_eq!(out.stdout, b"hello tls");
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "{out:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (stale, _) = submit(addr, "hup:echo", &["--tls-ca", path(&old.ca())]);
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert_eq!(stale.status.code(), Some(20), "{stderr}");
+    assert!(stderr.contains("not from a trusted CA"), "{stderr}");
 }
