@@ -280,3 +280,34 @@ async fn the_acl_decides_who_registers_submits_and_administers() {
     worker.shutdown(Duration::from_secs(1)).await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_worker_is_down_with_the_tls_reason() {
+    let pki = Pki::new("retry");
+    let server = tls_server(&pki, &pki.server("server", &[]), true).await;
+    let worker = Worker::builder()
+        .server(server.local_addr().to_string())
+        .tls(client_tls(&pki, None))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(50))
+        .function(f("tls:never"), |job: WorkerJob| async move {
+            Ok(job.data().clone())
+        })
+        .spawn()
+        .unwrap();
+    let down_with_tls = || {
+        matches!(
+            &worker.servers()[0].state,
+            gearman_worker::ConnState::Down(e) if matches!(e.tls, Some(TlsError::Refused(_)))
+        )
+    };
+    gearman_testkit::until("the worker is down for TLS", WAIT, || async {
+        down_with_tls()
+    })
+    .await;
+    // Later attempts are refused alike: the state stays Down for the same reason.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(down_with_tls());
+    assert_eq!(worker.connected(), 0);
+    worker.shutdown(Duration::from_secs(1)).await.unwrap();
+    server.shutdown().await;
+}
