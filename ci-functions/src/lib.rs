@@ -22,6 +22,6 @@ pub use payload::{
     BuildResult, PayloadError,
 };
 pub use policy::{functions_for, NodeInfo, NodeMode, ProjectInfo};
-pub use runner::{Runner, RunnerError};
+pub use runner::{ConfigureWorker, Runner, RunnerError};
 
 pub use gearman_proto as proto;

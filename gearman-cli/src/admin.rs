@@ -17,6 +17,8 @@ pub(crate) struct AdminArgs {
     /// Seconds the command may take in all.
     #[arg(long, default_value_t = 10.0)]
     timeout: f64,
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
     #[command(subcommand)]
     command: AdminCmd,
 }
@@ -101,7 +103,10 @@ fn function(name: &str) -> Result<FunctionName, String> {
 
 pub(crate) async fn run(args: AdminArgs) -> Result<ExitCode, String> {
     let timeout = Duration::try_from_secs_f64(args.timeout).map_err(|e| e.to_string())?;
-    let admin = AdminClient::new(args.server, timeout);
+    let mut admin = AdminClient::new(args.server, timeout);
+    if let Some(tls) = args.tls.options()? {
+        admin = admin.with_tls(tls);
+    }
     let e = |e: gearman_client::AdminClientError| e.to_string();
     match args.command {
         AdminCmd::Status => {

@@ -33,6 +33,8 @@ struct GearmanSection {
     manager: String,
     url: Option<String>,
     log_dir: Option<PathBuf>,
+    /// `[gearman.tls]`: `ca`, optional `cert` and `key`, optional `server_name`.
+    tls: Option<crate::tls::TlsArgs>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -89,6 +91,7 @@ fn yes() -> bool {
 #[derive(Clone, Debug)]
 struct Loaded {
     servers: Vec<String>,
+    tls: Option<gearman_client::TlsOptions>,
     manager: ManagerName,
     url: Option<String>,
     log_dir: PathBuf,
@@ -138,8 +141,18 @@ fn load(path: &Path) -> Result<Loaded, String> {
         .gearman
         .log_dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("gearmanctl-ci-{manager}")));
+    let tls = match &c.gearman.tls {
+        Some(t) if t.ca.is_none() => {
+            return Err(format!("{}: [gearman.tls] needs ca", path.display()))
+        }
+        Some(t) => t
+            .options()
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        None => None,
+    };
     Ok(Loaded {
         servers: c.gearman.servers,
+        tls,
         manager,
         url: c.gearman.url,
         log_dir,
@@ -346,8 +359,13 @@ impl CiHost for ShellHost {
 async fn check(loaded: &Loaded) -> ExitCode {
     let mut ok = true;
     for server in &loaded.servers {
-        let admin = AdminClient::new(server.clone(), Duration::from_secs(5));
-        let client = Client::builder()
+        let mut admin = AdminClient::new(server.clone(), Duration::from_secs(5));
+        let mut client = Client::builder();
+        if let Some(tls) = &loaded.tls {
+            admin = admin.with_tls(tls.clone());
+            client = client.tls(tls.clone());
+        }
+        let client = client
             .server(server.clone())
             .connect_timeout(Duration::from_secs(5))
             .request_timeout(Duration::from_secs(5))
@@ -393,13 +411,18 @@ pub(crate) async fn run(args: CiArgs) -> Result<ExitCode, String> {
         return Ok(check(&loaded).await);
     }
     let servers = loaded.servers.clone();
+    let tls = loaded.tls.clone();
     let host = Arc::new(ShellHost {
         config: Mutex::new(loaded),
         offline: Mutex::new(BTreeSet::new()),
         builds: Arc::new(Mutex::new(Builds::default())),
         generation: Generation::new(),
     });
-    let runner = Runner::start(host.clone(), servers)
+    let configure: ci_functions::ConfigureWorker = Arc::new(move |b| match &tls {
+        Some(tls) => b.tls(tls.clone()),
+        None => b,
+    });
+    let runner = Runner::start_with(host.clone(), servers, configure)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(config = %args.config.display(), "ci host running");

@@ -6,6 +6,7 @@ mod bench_stats;
 mod ci;
 mod demo;
 mod submit;
+mod tls;
 mod top;
 mod work;
 
@@ -136,6 +137,22 @@ struct ServeArgs {
     /// Answer the admin `shutdown` command as gearmand 1.1.20 does (unknown) instead of obeying.
     #[arg(long)]
     no_admin_shutdown: bool,
+    /// Serve TLS only, with this certificate chain (PEM; re-read on SIGHUP).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM; re-read on SIGHUP).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by a CA of this PEM file (re-read on SIGHUP).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<std::path::PathBuf>,
+    /// Access control by client certificate subject (geard's ACL file: `[SUBJECT]` sections
+    /// with `register = REGEX`, `invoke = REGEX`, and `admin = true`).
+    #[arg(long, value_name = "FILE")]
+    acl: Option<std::path::PathBuf>,
+    /// Seconds a TLS handshake may take before the peer is dropped.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    tls_handshake_timeout: f64,
 }
 
 /// `gearmanctl serve`: the embedded server until SIGINT, SIGTERM or an admin `shutdown`.
@@ -148,6 +165,25 @@ async fn serve(args: ServeArgs) -> Result<std::process::ExitCode, String> {
         },
         max_packet: args.max_packet,
         admin_shutdown: !args.no_admin_shutdown,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                let mut tls = gearman_server::ServerTls::new(cert, key).handshake_timeout(
+                    std::time::Duration::try_from_secs_f64(args.tls_handshake_timeout)
+                        .map_err(|e| format!("--tls-handshake-timeout: {e}"))?,
+                );
+                if let Some(ca) = &args.tls_client_ca {
+                    tls = tls.client_ca(ca);
+                }
+                Some(tls)
+            }
+            _ => None,
+        },
+        acl: args
+            .acl
+            .as_deref()
+            .map(gearman_server::Acl::from_file)
+            .transpose()
+            .map_err(|e| format!("--acl: {e}"))?,
         ..gearman_server::ServerConfig::default()
     };
     let server = gearman_server::Server::bind(&args.listen, config)
@@ -157,12 +193,19 @@ async fn serve(args: ServeArgs) -> Result<std::process::ExitCode, String> {
     println!("listening on {}", server.local_addr());
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-        () = server.stopped() => {
-            println!("stopped by an admin shutdown");
-            return Ok(std::process::ExitCode::SUCCESS);
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = hup.recv() => match server.reload_tls() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate and key re-read"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS files not re-read; the old ones stay"),
+            },
+            () = server.stopped() => {
+                println!("stopped by an admin shutdown");
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
         }
     }
     server.shutdown().await;

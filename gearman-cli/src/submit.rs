@@ -71,6 +71,8 @@ pub(crate) struct SubmitArgs {
     /// Print WORK_DATA, WORK_WARNING and WORK_STATUS to stderr as they come.
     #[arg(long, short = 'v')]
     verbose: bool,
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
     /// The workload; read from stdin when absent.
     data: Option<String>,
 }
@@ -87,8 +89,15 @@ fn failure_code(failure: &Failure) -> u8 {
 
 /// A client for `servers`. Its calls wait for the first connection themselves, up to
 /// `connect_timeout` or the job's own deadline, whichever comes first.
-pub(crate) fn connect(servers: &[String], connect_timeout: Duration) -> Result<Client, String> {
+pub(crate) fn connect(
+    servers: &[String],
+    connect_timeout: Duration,
+    tls: &crate::tls::TlsArgs,
+) -> Result<Client, String> {
     let mut b = Client::builder().connect_timeout(connect_timeout);
+    if let Some(tls) = tls.options()? {
+        b = b.tls(tls);
+    }
     for s in servers {
         b = b.server(s.clone());
     }
@@ -134,7 +143,7 @@ pub(crate) async fn submit(args: SubmitArgs) -> Result<ExitCode, String> {
     if let Some(t) = timeout {
         job = job.timeout(t);
     }
-    let client = connect(&args.servers, connect_timeout(timeout))?;
+    let client = connect(&args.servers, connect_timeout(timeout), &args.tls)?;
     let mut stream = match client.submit(job).await {
         Ok(s) => s,
         Err(ClientError::Failed(f)) => {
@@ -204,11 +213,17 @@ pub(crate) struct StatusArgs {
     server: String,
     /// The job handle.
     handle: String,
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
 }
 
 pub(crate) async fn status(args: StatusArgs) -> Result<ExitCode, String> {
     let handle = JobHandle::try_from(args.handle.as_str()).map_err(|e| e.to_string())?;
-    let client = connect(std::slice::from_ref(&args.server), connect_timeout(None))?;
+    let client = connect(
+        std::slice::from_ref(&args.server),
+        connect_timeout(None),
+        &args.tls,
+    )?;
     let st = client.status(0, handle).await.map_err(|e| e.to_string())?;
     let num = |n: Option<u32>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
     println!(

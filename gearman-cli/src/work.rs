@@ -42,6 +42,8 @@ pub(crate) struct WorkArgs {
     /// Seconds running jobs may take to finish on SIGINT/SIGTERM.
     #[arg(long, default_value_t = 30)]
     grace: u64,
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
     /// Command run per job: the workload on stdin, the result from stdout; a non-zero exit
     /// fails the job, and what it printed on stderr goes to the client as a warning.
     #[arg(last = true, value_name = "COMMAND")]
@@ -104,6 +106,9 @@ pub(crate) async fn run(args: WorkArgs) -> Result<(), String> {
     }
     let command = Arc::new(args.command);
     let mut builder = Worker::builder().concurrency(args.concurrency);
+    if let Some(tls) = args.tls.options()? {
+        builder = builder.tls(tls);
+    }
     for server in &args.servers {
         builder = builder.server(server.clone());
     }

@@ -10,7 +10,9 @@ mod runtime;
 pub use error::ProtocolError;
 pub use event::{Event, Failure, JobOutcome, RequestId};
 #[cfg(feature = "tokio")]
-pub use gearman_io::{ConnState, ConnectError, ServerState, Unreachable};
+pub use gearman_io::{ConnState, ConnectError, ServerState, TlsError, Unreachable};
+#[cfg(feature = "tls")]
+pub use gearman_io::{TlsConfigError, TlsOptions};
 pub use machine::{ClientConfig, ClientMachine, JobKind, NewJob};
 pub use ring::Ring;
 #[cfg(feature = "tokio")]

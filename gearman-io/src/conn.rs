@@ -6,7 +6,6 @@ use std::future::Future;
 use bytes::BytesMut;
 use gearman_proto::codec::{CodecError, GearmanCodec};
 use gearman_proto::{DecodeError, MessageError, Response};
-use tokio::net::TcpStream;
 use tokio_util::codec::Decoder as _;
 
 use crate::{ConnectError, ConnectOptions, ReconnectOptions, ServerStates};
@@ -94,7 +93,7 @@ pub trait Session {
     fn connected(&mut self) {}
 
     /// Serves one connection until it ends.
-    fn serve(&mut self, stream: TcpStream) -> impl Future<Output = Closed> + Send;
+    fn serve(&mut self, stream: crate::Stream) -> impl Future<Output = Closed> + Send;
 
     /// Waits out the pause before the next attempt, answering what comes meanwhile (a client
     /// refuses requests at once so they can go to another server). Returns `false` to stop for

@@ -3,10 +3,20 @@
 mod backoff;
 mod conn;
 mod state;
+mod stream;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use backoff::{seed, Backoff};
 pub use conn::{run_session, Closed, ConnectionOptions, ReadError, ResponseReader, Session};
-pub use state::{ConnState, ConnectError, ServerState, ServerStates, Unreachable};
+pub use state::{ConnState, ConnectError, ServerState, ServerStates, TlsError, Unreachable};
+pub use stream::{ReadHalf, Stream, WriteHalf};
+#[cfg(feature = "tls")]
+pub use tls::{
+    parse_certs, parse_key, parse_roots, provider, read_pem_file, TlsConfigError, TlsOptions,
+};
+#[cfg(feature = "tls")]
+pub use {rustls, tokio_rustls};
 
 use std::time::Duration;
 
@@ -23,6 +33,10 @@ pub struct ConnectOptions {
     /// reading (frozen, its window full) is declared dead after this, so that no caller waits
     /// on a stuck write forever.
     pub write_timeout: Duration,
+    /// TLS: `None` connects in plain TCP. The handshake (and a first ECHO round trip that
+    /// proves the server accepted this side) counts against `timeout`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for ConnectOptions {
@@ -31,6 +45,8 @@ impl Default for ConnectOptions {
             timeout: Duration::from_secs(5),
             keepalive: Some(Duration::from_secs(30)),
             write_timeout: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -101,7 +117,14 @@ pub async fn write_requests<W: tokio::io::AsyncWrite + Unpin>(
     let mut written = 0;
     let result = loop {
         if written == buf.len() {
-            break Ok(());
+            // A TLS stream may hold the last record until flushed (a no-op on TCP).
+            break match tokio::time::timeout(timeout, wr.flush()).await {
+                Ok(flushed) => flushed,
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the peer took no bytes for {timeout:?}"),
+                )),
+            };
         }
         match tokio::time::timeout(timeout, wr.write(&buf[written..])).await {
             Ok(Ok(0)) => break Err(std::io::ErrorKind::WriteZero.into()),
@@ -120,11 +143,18 @@ pub async fn write_requests<W: tokio::io::AsyncWrite + Unpin>(
 }
 
 /// Opens a connection with TCP_NODELAY (small packets must not wait on delayed ACKs: python
-/// gear's worker falls from about 1,500 to 45 jobs/s without it) and keepalive.
-pub async fn connect(addr: &str, options: &ConnectOptions) -> std::io::Result<TcpStream> {
-    let stream = tokio::time::timeout(options.timeout, TcpStream::connect(addr))
+/// gear's worker falls from about 1,500 to 45 jobs/s without it) and keepalive, then, when
+/// `options.tls` is set, shakes hands: a failed handshake or verification is an error that
+/// carries a [`TlsError`] (see [`ConnectError::tls`]). The whole attempt is bounded by
+/// `options.timeout`.
+pub async fn connect(addr: &str, options: &ConnectOptions) -> std::io::Result<Stream> {
+    tokio::time::timeout(options.timeout, connect_inner(addr, options))
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+}
+
+async fn connect_inner(addr: &str, options: &ConnectOptions) -> std::io::Result<Stream> {
+    let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     if let Some(idle) = options.keepalive {
         let keepalive = socket2::TcpKeepalive::new()
@@ -132,7 +162,11 @@ pub async fn connect(addr: &str, options: &ConnectOptions) -> std::io::Result<Tc
             .with_interval(idle / 3);
         socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
     }
-    Ok(stream)
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.tls {
+        return tls::handshake(stream, addr, tls).await;
+    }
+    Ok(Stream::Plain(stream))
 }
 
 #[cfg(test)]
@@ -216,7 +250,8 @@ mod tests {
             ..ConnectOptions::default()
         };
         let stream = connect(&addr, &options).await.unwrap();
-        let sock = socket2::SockRef::from(&stream);
+        let stream = stream.tcp();
+        let sock = socket2::SockRef::from(stream);
         assert!(stream.nodelay().unwrap());
         assert!(sock.keepalive().unwrap());
         assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(42));
@@ -230,6 +265,6 @@ mod tests {
             ..options
         };
         let stream = connect(&addr, &off).await.unwrap();
-        assert!(!socket2::SockRef::from(&stream).keepalive().unwrap());
+        assert!(!socket2::SockRef::from(stream.tcp()).keepalive().unwrap());
     }
 }

@@ -21,6 +21,37 @@ pub struct ConnectError {
     pub kind: std::io::ErrorKind,
     /// What happened, for people.
     pub message: String,
+    /// Why the TLS handshake or verification failed, when that is what happened.
+    pub tls: Option<TlsError>,
+}
+
+/// Why a TLS connection could not be made: what the client saw of the server's certificate, or
+/// what the server said of the client's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The server's certificate is not signed by a CA this side trusts.
+    #[error("TLS: the server's certificate is not from a trusted CA")]
+    UnknownIssuer,
+    /// The server's certificate has expired.
+    #[error("TLS: the server's certificate has expired")]
+    Expired,
+    /// The server's certificate is not valid yet.
+    #[error("TLS: the server's certificate is not valid yet")]
+    NotYetValid,
+    /// The server's certificate is not for the name verified.
+    #[error("TLS: the server's certificate is not valid for its name")]
+    WrongName,
+    /// The server refused this client (no certificate, or one it does not trust), or closed the
+    /// connection during the handshake.
+    #[error("TLS: refused by the server: {0}")]
+    Refused(String),
+    /// The peer does not speak TLS.
+    #[error("TLS: the server does not speak TLS ({0})")]
+    NotTls(String),
+    /// Any other handshake failure.
+    #[error("TLS handshake failed: {0}")]
+    Handshake(String),
 }
 
 impl ConnectError {
@@ -30,6 +61,10 @@ impl ConnectError {
             addr: addr.to_string(),
             kind: error.kind(),
             message: error.to_string(),
+            tls: error
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<TlsError>())
+                .cloned(),
         }
     }
 
@@ -39,6 +74,7 @@ impl ConnectError {
             addr: addr.to_string(),
             kind: std::io::ErrorKind::ConnectionAborted,
             message: format!("connection lost: {reason}"),
+            tls: None,
         }
     }
 }
@@ -188,6 +224,7 @@ impl ServerStates {
                         message: "shut down".into(),
                         addr: s.addr,
                         kind: std::io::ErrorKind::NotConnected,
+                        tls: None,
                     },
                     _ => ConnectError {
                         message: if timed_out {
@@ -197,6 +234,7 @@ impl ServerStates {
                         },
                         addr: s.addr,
                         kind: std::io::ErrorKind::TimedOut,
+                        tls: None,
                     },
                 })
                 .collect(),

@@ -17,10 +17,19 @@ pub struct ServerConfig {
     pub max_output: usize,
     /// Connections served at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
-    /// Whether the admin `shutdown [graceful]` command stops the server. Anyone who can
-    /// connect can send it; when off, it is answered as gearmand 1.1.20 answers it
-    /// (`ERR UNKNOWN_COMMAND`).
+    /// Whether the admin `shutdown [graceful]` command stops the server. Without an ACL it is
+    /// taken from loopback peers only; refused (or off), it is answered as gearmand 1.1.20
+    /// answers it (`ERR UNKNOWN_COMMAND`).
     pub admin_shutdown: bool,
+    /// TLS on the port: `None` serves plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::ServerTls>,
+    /// Access control by the subject of each connection's verified client certificate: who may
+    /// register, submit to, and administer what. A connection without one (plain TCP, or TLS
+    /// without client certificates) may do none of these. `None`: everyone may do everything,
+    /// except that the admin `shutdown` is taken from loopback peers only.
+    #[cfg(feature = "tls")]
+    pub acl: Option<crate::Acl>,
 }
 
 impl Default for ServerConfig {
@@ -31,6 +40,10 @@ impl Default for ServerConfig {
             max_output: 256 * 1024 * 1024,
             max_connections: 10_000,
             admin_shutdown: true,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            acl: None,
         }
     }
 }

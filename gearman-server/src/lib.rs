@@ -1,16 +1,24 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "tls")]
+mod acl;
 #[cfg(feature = "tokio")]
 mod config;
 mod core;
 pub mod inbound;
 #[cfg(feature = "tokio")]
 mod listener;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use crate::core::{ConnId, CoreConfig, FunctionStats, ServerCore};
+#[cfg(feature = "tls")]
+pub use acl::{Acl, AclError};
 #[cfg(feature = "tokio")]
 pub use config::ServerConfig;
 #[cfg(feature = "tokio")]
 pub use listener::{Server, Stopped};
+#[cfg(feature = "tls")]
+pub use tls::ServerTls;
 
 pub use gearman_proto as proto;

@@ -11,12 +11,16 @@
 //! [`TestServer`] is the one fixture for both servers: gearmand, or gearman-server in a thread of
 //! its own, with the same `addr`/`kill`/`restart`. [`on_both_servers!`] turns a scenario
 //! `async fn(ServerKind)` into one test per server.
+//!
+//! [`Pki`] makes throw-away certificates (rcgen) for the TLS tests: a CA, a server certificate for
+//! `localhost` and 127.0.0.1, client certificates, an expired one, and a second CA.
 
 mod examples;
 mod gearmand;
 mod raw;
 mod server;
 mod skip;
+mod tls;
 mod wait;
 
 pub use examples::{build_example, run_example, run_standalone_example, ExampleRun};
@@ -24,6 +28,7 @@ pub use gearmand::{find_gearmand, gearmand_or_skip, Gearmand, GearmandBuilder};
 pub use raw::{raw_packet, read_packet, RawPacket};
 pub use server::{Embedded, ServerKind, TestServer};
 pub use skip::{required, skip};
+pub use tls::{Pki, PkiFiles};
 pub use wait::{eventually, until};
 
 /// Why a gearmand could not be provided.

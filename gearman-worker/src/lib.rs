@@ -20,7 +20,9 @@ pub use function_set::{FunctionSet, Timeout, MIN_SERVER_TIMEOUT};
 /// Connection state, shared with gearman-client (the same types, so a program using both names
 /// them once).
 #[cfg(feature = "tokio")]
-pub use gearman_io::{ConnState, ConnectError, ServerState, Unreachable};
+pub use gearman_io::{ConnState, ConnectError, ServerState, TlsError, Unreachable};
+#[cfg(feature = "tls")]
+pub use gearman_io::{TlsConfigError, TlsOptions};
 pub use machine::{GrabState, MachineConfig, Outcome, WorkerMachine};
 #[cfg(feature = "tokio")]
 pub use runtime::*;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gearman_proto::ClientId;
-use gearman_worker::{FunctionSet, Job, JobError, Worker};
+use gearman_worker::{FunctionSet, Job, JobError, Worker, WorkerBuilder};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
@@ -34,9 +34,14 @@ struct NodeWorkers {
     lock: Arc<NodeLock>,
 }
 
+/// What the runner applies to each worker builder before adding its own settings: connection
+/// options such as TLS (`|b| b.tls(options.clone())` with `gearman-worker`'s `tls` feature).
+pub type ConfigureWorker = Arc<dyn Fn(WorkerBuilder) -> WorkerBuilder + Send + Sync>;
+
 struct Shared<H: CiHost> {
     host: Arc<H>,
     servers: Vec<String>,
+    configure: ConfigureWorker,
     nodes: Mutex<HashMap<Label, NodeWorkers>>,
     /// Nodes a single-use build used up: kept offline here until the host has reported them
     /// offline (or gone) once, whatever a refresh that read the host earlier says.
@@ -180,11 +185,13 @@ impl<H: CiHost> Shared<H> {
         lock: &Arc<NodeLock>,
         functions: FunctionSet,
     ) -> Result<Worker, RunnerError<H::Error>> {
-        let mut builder = Worker::builder().concurrency(1).gate(Arc::new(NodeGate {
-            lock: lock.clone(),
-            host: self.host.clone(),
-            node: node.clone(),
-        }));
+        let mut builder = (self.configure)(Worker::builder())
+            .concurrency(1)
+            .gate(Arc::new(NodeGate {
+                lock: lock.clone(),
+                host: self.host.clone(),
+                node: node.clone(),
+            }));
         // The same id on every server (the plugin's `NODE_exec-I`).
         if let Some(id) = ascii_id(format!("{node}_exec-{i}")) {
             builder = builder.connection_ids(vec![id]);
@@ -217,8 +224,18 @@ impl<H: CiHost> Runner<H> {
     /// Starts the management worker and a worker per executor of every online node, registers
     /// every node's functions, and follows the host's changes.
     pub async fn start(host: Arc<H>, servers: Vec<String>) -> Result<Self, RunnerError<H::Error>> {
+        Self::start_with(host, servers, Arc::new(|b| b)).await
+    }
+
+    /// [`start`](Self::start), each worker's builder first passed through `configure` (TLS,
+    /// say).
+    pub async fn start_with(
+        host: Arc<H>,
+        servers: Vec<String>,
+        configure: ConfigureWorker,
+    ) -> Result<Self, RunnerError<H::Error>> {
         let manager = host.manager();
-        let mut builder = Worker::builder();
+        let mut builder = configure(Worker::builder());
         for s in &servers {
             builder = builder.server(s.clone());
         }
@@ -237,6 +254,7 @@ impl<H: CiHost> Runner<H> {
         let shared = Arc::new(Shared {
             host,
             servers,
+            configure,
             nodes: Mutex::new(HashMap::new()),
             used_up: std::sync::Mutex::new(HashSet::new()),
             stopping: std::sync::atomic::AtomicBool::new(false),

@@ -45,6 +45,8 @@ pub enum AdminClientError {
 pub struct AdminClient {
     addr: String,
     timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<gearman_io::TlsOptions>,
 }
 
 impl AdminClient {
@@ -53,7 +55,16 @@ impl AdminClient {
         Self {
             addr: addr.into(),
             timeout,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Connects over TLS with these settings.
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: gearman_io::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sends one command and reads its reply; `ERR` replies come back as
@@ -68,6 +79,8 @@ impl AdminClient {
         let options = ConnectOptions {
             timeout: self.timeout,
             keepalive: None,
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
             ..ConnectOptions::default()
         };
         let mut stream = gearman_io::connect(&self.addr, &options)

@@ -90,6 +90,16 @@ impl ClientBuilder {
     }
 
     /// TCP keepalive idle time (default 30 s; `None` turns it off).
+    /// Connects over TLS with these settings (a CA bundle, an optional client certificate, an
+    /// optional server name): a server that fails verification, or refuses this client, is down
+    /// with a [`TlsError`](gearman_io::TlsError) in its [`ConnectError`](crate::ConnectError).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: gearman_io::TlsOptions) -> Self {
+        self.driver.connect.tls = Some(tls);
+        self
+    }
+
+    /// TCP keepalive idle time (default 30 s); `None` turns it off.
     pub fn keepalive(mut self, idle: Option<Duration>) -> Self {
         self.driver.connect.keepalive = idle;
         self

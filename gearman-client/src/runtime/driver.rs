@@ -9,7 +9,6 @@ use bytes::{Bytes, BytesMut};
 use gearman_io::{sleep_until, Closed, ConnectionOptions, ResponseReader, ServerStates, Session};
 use gearman_proto::{ClientId, JobHandle, UniqueId};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::warn;
@@ -244,7 +243,7 @@ impl Driver {
         closed
     }
 
-    async fn serve_connection(&mut self, stream: TcpStream) -> Closed {
+    async fn serve_connection(&mut self, stream: gearman_io::Stream) -> Closed {
         let (mut rd, mut wr) = stream.into_split();
         let mut reader = ResponseReader::new();
         let write_timeout = self.config.connect.write_timeout;
@@ -307,7 +306,7 @@ impl Session for Driver {
         self.up.store(true, Ordering::Relaxed);
     }
 
-    async fn serve(&mut self, stream: TcpStream) -> Closed {
+    async fn serve(&mut self, stream: gearman_io::Stream) -> Closed {
         self.serve_connection(stream).await
     }
 

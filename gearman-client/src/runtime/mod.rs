@@ -165,6 +165,7 @@ impl Client {
                     addr: s.addr,
                     kind: std::io::ErrorKind::NotConnected,
                     message: "not connected".into(),
+                    tls: None,
                 },
             })
             .collect();

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use gearman_proto::Decoder;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::debug;
 
@@ -26,14 +25,19 @@ pub(crate) struct Limits {
     pub(crate) admin_shutdown: bool,
 }
 
-pub(crate) async fn serve(
-    stream: TcpStream,
+/// Serves one connection, read from `rd` and written to `wr` (the halves of a TCP or a TLS
+/// stream).
+pub(crate) async fn serve<R, W>(
+    (mut rd, wr): (R, W),
     peer: SocketAddr,
     core: mpsc::Sender<ToCore>,
     mut phase: watch::Receiver<Phase>,
     limits: Limits,
-) {
-    let (mut rd, wr) = stream.into_split();
+    mut guard: Option<super::guard::Guard>,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (output, writer, mut kill) = Output::new(limits.max_output, wr);
     let writer = tokio::spawn(writer);
     let (id_tx, id_rx) = oneshot::channel();
@@ -43,6 +47,8 @@ pub(crate) async fn serve(
     let Ok(id) = id_rx.await else { return };
     debug!(conn = id.0, %peer, "connected");
     let decoder = Decoder::new().with_max_body(limits.max_packet);
+    // Without an ACL, only a loopback peer may stop the server; with one, the ACL decides.
+    let shutdown_ok = limits.admin_shutdown && (guard.is_some() || peer.ip().is_loopback());
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let why = 'conn: loop {
         tokio::select! {
@@ -58,7 +64,12 @@ pub(crate) async fn serve(
         let mut inputs = Vec::new();
         let mut close = None;
         while let Some(frame) = decoder.decode_frame(&mut buf).transpose() {
-            match classify(frame, limits.admin_shutdown) {
+            let inbound = classify(frame, shutdown_ok);
+            let inbound = match guard.as_mut() {
+                Some(g) => g.check(inbound),
+                None => inbound,
+            };
+            match inbound {
                 Inbound::Close(why) => {
                     close = Some(why);
                     break;

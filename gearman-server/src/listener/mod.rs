@@ -4,6 +4,7 @@
 
 mod conn;
 mod driver;
+mod guard;
 mod output;
 
 use std::net::SocketAddr;
@@ -11,6 +12,8 @@ use std::net::SocketAddr;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
+#[cfg(feature = "tls")]
+use tracing::debug;
 use tracing::{info, warn};
 
 use crate::core::{ConnId, FunctionStats, ServerCore};
@@ -65,6 +68,10 @@ pub struct Server {
     phase: watch::Receiver<Phase>,
     accept: Option<JoinHandle<()>>,
     core: Option<JoinHandle<()>>,
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
+    #[cfg(feature = "tls")]
+    refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for Server {
@@ -83,6 +90,15 @@ impl Server {
         config: impl Into<ServerConfig>,
     ) -> std::io::Result<Self> {
         let config = config.into();
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls {
+            Some(settings) => Some(std::sync::Arc::new(crate::tls::Acceptor::new(
+                settings.clone(),
+            )?)),
+            None => None,
+        };
+        #[cfg(feature = "tls")]
+        let refusals = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (to_core, from_conns) = mpsc::channel(8192);
@@ -99,6 +115,10 @@ impl Server {
             to_core.clone(),
             phase.clone(),
             config,
+            #[cfg(feature = "tls")]
+            tls.clone(),
+            #[cfg(feature = "tls")]
+            refusals.clone(),
             unbound_tx,
         ));
         info!(%addr, "gearman-server listening");
@@ -108,7 +128,29 @@ impl Server {
             phase,
             accept: Some(accept),
             core: Some(core),
+            #[cfg(feature = "tls")]
+            tls,
+            #[cfg(feature = "tls")]
+            refusals,
         })
+    }
+
+    /// How many requests the ACL has refused since the server started (registrations,
+    /// submissions and admin commands).
+    #[cfg(feature = "tls")]
+    pub fn acl_refusals(&self) -> u64 {
+        self.refusals.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Re-reads the TLS certificate, key and client CA files: new connections use them, open
+    /// ones keep what they shook hands with. On error (a file missing or unreadable) the
+    /// files last read stay in use. Without TLS there is nothing to do.
+    #[cfg(feature = "tls")]
+    pub fn reload_tls(&self) -> std::io::Result<()> {
+        match &self.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
     }
 
     /// The address it listens on.
@@ -167,9 +209,13 @@ async fn accept(
     to_core: mpsc::Sender<ToCore>,
     mut phase: watch::Receiver<Phase>,
     config: ServerConfig,
+    #[cfg(feature = "tls")] tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
+    #[cfg(feature = "tls")] refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
     unbound: oneshot::Sender<()>,
 ) {
     let mut conns = JoinSet::new();
+    #[cfg(feature = "tls")]
+    let acl = config.acl.clone().map(std::sync::Arc::new);
     let conn_phase = phase.clone();
     let limits = conn::Limits {
         max_packet: config.max_packet,
@@ -186,7 +232,52 @@ async fn accept(
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(conn::serve(stream, peer, to_core.clone(), conn_phase.clone(), limits));
+                    #[cfg(feature = "tls")]
+                    if let Some(tls) = &tls {
+                        let (acceptor, bound) = (tls.current(), tls.settings.handshake_timeout);
+                        let (to_core, phase) = (to_core.clone(), conn_phase.clone());
+                        let (acl, refusals) = (acl.clone(), refusals.clone());
+                        let mut stop = conn_phase.clone();
+                        conns.spawn(async move {
+                            let shake = tokio::select! {
+                                shake = tokio::time::timeout(bound, acceptor.accept(stream)) => shake,
+                                () = reached(&mut stop, |p| p == Phase::Stopped) => return,
+                            };
+                            match shake {
+                                Ok(Ok(tls)) => {
+                                    let subject = tls
+                                        .get_ref()
+                                        .1
+                                        .peer_certificates()
+                                        .and_then(|c| c.first())
+                                        .and_then(|c| crate::tls::subject_common_name(c));
+                                    let guard = acl.map(|acl| guard::Guard {
+                                        acl,
+                                        subject,
+                                        refusals,
+                                        peer,
+                                        logged: false,
+                                    });
+                                    let halves = tokio::io::split(tls);
+                                    conn::serve(halves, peer, to_core, phase, limits, guard).await;
+                                }
+                                Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => debug!(%peer, ?bound, "TLS handshake timed out"),
+                            }
+                        });
+                        continue;
+                    }
+                    #[cfg(feature = "tls")]
+                    let guard = acl.as_ref().map(|acl| guard::Guard {
+                        acl: acl.clone(),
+                        subject: None,
+                        refusals: refusals.clone(),
+                        peer,
+                        logged: false,
+                    });
+                    #[cfg(not(feature = "tls"))]
+                    let guard = None;
+                    conns.spawn(conn::serve(stream.into_split(), peer, to_core.clone(), conn_phase.clone(), limits, guard));
                 }
                 // Out of descriptors, say: wait a moment rather than spin.
                 Err(e) => {

@@ -4,8 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 /// What each queued response costs beyond its bytes.
@@ -33,9 +32,9 @@ pub(crate) async fn killed(k: &mut Killed) {
 impl Output {
     /// An output of at most `max` pending bytes (one response of any size always fits), the
     /// writer that drains it into `wr`, and the signal that the server dropped the connection.
-    pub(crate) fn new(
+    pub(crate) fn new<W: AsyncWrite + Unpin + Send>(
         max: usize,
-        wr: OwnedWriteHalf,
+        wr: W,
     ) -> (Self, impl std::future::Future<Output = ()>, Killed) {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
@@ -72,9 +71,9 @@ impl Output {
 
 /// Writes until every sender is gone and the queue is empty, then shuts the write side; stops
 /// at once if the connection is killed.
-async fn write(
+async fn write<W: AsyncWrite + Unpin>(
     rx: mpsc::UnboundedReceiver<Bytes>,
-    wr: OwnedWriteHalf,
+    wr: W,
     pending: Arc<AtomicUsize>,
     mut kill: Killed,
 ) {
@@ -84,9 +83,9 @@ async fn write(
     }
 }
 
-async fn drain(
+async fn drain<W: AsyncWrite + Unpin>(
     mut rx: mpsc::UnboundedReceiver<Bytes>,
-    mut wr: OwnedWriteHalf,
+    mut wr: W,
     pending: Arc<AtomicUsize>,
 ) {
     let mut batch = BytesMut::new();
@@ -103,6 +102,11 @@ async fn drain(
                 batch.extend_from_slice(&next);
             }
             wr.write_all(&batch).await
+        };
+        // A TLS stream may hold the last record until flushed (a no-op on TCP).
+        let result = match result {
+            Ok(()) => wr.flush().await,
+            e => e,
         };
         pending.fetch_sub(cost, Ordering::AcqRel);
         if result.is_err() {

@@ -242,6 +242,16 @@ impl WorkerBuilder {
     }
 
     /// TCP keepalive idle time (default 30 s; `None` turns it off).
+    /// Connects over TLS with these settings (a CA bundle, an optional client certificate, an
+    /// optional server name); a server that fails verification, or refuses this worker, is
+    /// retried with the usual backoff.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: gearman_io::TlsOptions) -> Self {
+        self.runtime.connect.tls = Some(tls);
+        self
+    }
+
+    /// TCP keepalive idle time (default 30 s); `None` turns it off.
     pub fn keepalive(mut self, idle: Option<Duration>) -> Self {
         self.runtime.connect.keepalive = idle;
         self

@@ -15,7 +15,6 @@ use futures_util::{FutureExt, StreamExt};
 use gearman_io::{sleep_until, Closed, ConnectionOptions, ResponseReader, ServerStates, Session};
 use gearman_proto::{ClientId, JobHandle, WorkUpdate};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
@@ -87,7 +86,7 @@ fn now() -> std::time::Instant {
 
 impl Session for Driver {
     /// Serves one connection; `run_session` logs why it ended (WARN) and marks the server down.
-    async fn serve(&mut self, stream: TcpStream) -> Closed {
+    async fn serve(&mut self, stream: gearman_io::Stream) -> Closed {
         self.serve_connection(stream).await
     }
 
@@ -155,7 +154,7 @@ impl Driver {
         gearman_io::run_session(&mut self, &addr, &options, &states, slot).await;
     }
 
-    async fn serve_connection(&mut self, stream: TcpStream) -> Closed {
+    async fn serve_connection(&mut self, stream: gearman_io::Stream) -> Closed {
         self.epoch += 1;
         let (mut rd, mut wr) = stream.into_split();
         let mut reader = ResponseReader::new();
