@@ -34,14 +34,8 @@ pub(crate) enum Mode {
 /// Options of `gearmanctl bench`.
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// Job server, HOST:PORT (repeat for several).
-    #[arg(
-        long = "server",
-        short = 's',
-        required = true,
-        value_name = "HOST:PORT"
-    )]
-    servers: Vec<String>,
+    #[command(flatten)]
+    servers: crate::servers::ServerList,
     /// Function to call (served by --workers, or by workers already there).
     #[arg(long, short = 'f', default_value = "gearmanctl:bench")]
     function: String,
@@ -132,8 +126,8 @@ pub(crate) async fn run(args: BenchArgs) -> Result<std::process::ExitCode, Strin
     }
     let timeout = Duration::try_from_secs_f64(args.timeout).map_err(|e| e.to_string())?;
     let workers = if args.workers > 0 {
-        let w = echo_workers(&args.servers, &args.function, args.workers).await?;
-        for s in &args.servers {
+        let w = echo_workers(&args.servers.servers, &args.function, args.workers).await?;
+        for s in &args.servers.servers {
             wait_registered(s, &args.function).await?;
         }
         Some(w)
@@ -142,7 +136,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<std::process::ExitCode, Strin
     };
     let check = args.check || workers.is_some();
     let mut b = Client::builder();
-    for s in &args.servers {
+    for s in &args.servers.servers {
         b = b.server(s.clone());
     }
     let client = b.spawn().map_err(|e| e.to_string())?;

@@ -5,6 +5,7 @@ mod bench;
 mod bench_stats;
 mod ci;
 mod demo;
+mod servers;
 mod submit;
 mod tls;
 mod top;

@@ -42,14 +42,8 @@ pub(crate) enum PriorityArg {
 exist), 22 disconnected while running, 23 --timeout passed, 24 refused by the server, 2 usage."
 )]
 pub(crate) struct SubmitArgs {
-    /// Job server, HOST:PORT (repeat for failover).
-    #[arg(
-        long = "server",
-        short = 's',
-        required = true,
-        value_name = "HOST:PORT"
-    )]
-    servers: Vec<String>,
+    #[command(flatten)]
+    servers: crate::servers::ServerList,
     /// Function to run.
     #[arg(long, short = 'f')]
     function: String,
@@ -143,7 +137,7 @@ pub(crate) async fn submit(args: SubmitArgs) -> Result<ExitCode, String> {
     if let Some(t) = timeout {
         job = job.timeout(t);
     }
-    let client = connect(&args.servers, connect_timeout(timeout), &args.tls)?;
+    let client = connect(&args.servers.servers, connect_timeout(timeout), &args.tls)?;
     let mut stream = match client.submit(job).await {
         Ok(s) => s,
         Err(ClientError::Failed(f)) => {

@@ -13,14 +13,8 @@ use tokio::io::AsyncWriteExt;
 /// Options of `gearmanctl work`.
 #[derive(Debug, Args)]
 pub(crate) struct WorkArgs {
-    /// Job server, HOST:PORT (repeat for several servers).
-    #[arg(
-        long = "server",
-        short = 's',
-        required = true,
-        value_name = "HOST:PORT"
-    )]
-    servers: Vec<String>,
+    #[command(flatten)]
+    servers: crate::servers::ServerList,
     /// Function to offer, NAME or NAME:TIMEOUT_MS (repeat for several). With a timeout the
     /// server re-queues a job that runs longer, and the worker stops it.
     #[arg(
@@ -109,7 +103,7 @@ pub(crate) async fn run(args: WorkArgs) -> Result<(), String> {
     if let Some(tls) = args.tls.options()? {
         builder = builder.tls(tls);
     }
-    for server in &args.servers {
+    for server in &args.servers.servers {
         builder = builder.server(server.clone());
     }
     if let Some(id) = &args.id {
@@ -129,7 +123,7 @@ pub(crate) async fn run(args: WorkArgs) -> Result<(), String> {
         }
     }
     let worker = builder.spawn().map_err(|e| e.to_string())?;
-    tracing::info!(servers = ?args.servers, functions = ?args.functions, "worker started");
+    tracing::info!(servers = ?args.servers.servers, functions = ?args.functions, "worker started");
     wait_for_signal().await;
     tracing::info!("stopping: letting running jobs finish");
     worker
