@@ -5,35 +5,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{gearmanctl_work, Kill};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Starts `gearmanctl serve` on a free port and reads the address it prints.
 fn serve(extra: &[&str]) -> (Kill, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
-        .env("RUST_LOG", "warn")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    (Kill(child), addr)
+    common::gearmanctl_serve(extra)
 }
 
 fn admin_line(addr: SocketAddr, line: &str) -> String {

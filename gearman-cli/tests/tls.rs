@@ -88,18 +88,8 @@ fn gear_peer(
     gear(mode, &args)
 }
 
-/// Starts `gearmanctl serve` with `extra` on a free port; the address it prints.
 fn serve(extra: &[&str]) -> (Kill, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
-        .env("RUST_LOG", "warn")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let addr = line_with(&mut out, "listening on ").parse().unwrap();
-    (Kill(child), addr)
+    common::gearmanctl_serve(extra)
 }
 
 /// `gearmanctl submit` with `tls` options; its output and how long it took.

@@ -59,3 +59,27 @@ pub fn ctl_within(
     let took = start.elapsed();
     (child.wait_with_output().unwrap(), took)
 }
+
+/// Starts `gearmanctl serve --listen 127.0.0.1:0 EXTRA...` and reads the address it prints
+/// (`listening on ADDR`, its first line).
+pub fn gearmanctl_serve(extra: &[&str]) -> (Kill, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+        .env("RUST_LOG", "warn")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    (Kill(child), addr)
+}
