@@ -10,39 +10,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use futures_util::future::join_all;
 use gearman_benches::runtime;
-use gearman_client::{Client, Job, TlsOptions};
+use gearman_client::{Client, TlsOptions};
 use gearman_proto::FunctionName;
 use gearman_server::{ServerConfig, ServerTls};
 use gearman_testkit::{Embedded, Pki};
 use gearman_worker::Worker;
 
 const FUNCTION: &str = "bench:tls";
-const BATCH: usize = 100;
 const PER_ITER: u64 = 1000;
 
-fn job() -> Job {
-    Job::new(
-        FunctionName::try_from(FUNCTION).unwrap(),
-        Bytes::from(vec![b'x'; 100]),
-    )
-}
-
-async fn load(client: &Client, n: u64) {
-    for _ in 0..n / BATCH as u64 {
-        for r in join_all((0..BATCH).map(|_| client.call(job()))).await {
-            r.unwrap();
-        }
-    }
-}
-
+/// Runs `iters` x PER_ITER jobs and reports the time they took.
 fn measure(rt: &tokio::runtime::Runtime, client: &Client, iters: u64) -> Duration {
-    rt.block_on(async {
-        let start = Instant::now();
-        load(client, iters * PER_ITER).await;
-        start.elapsed()
-    })
+    gearman_benches::measure_batched(rt, client, FUNCTION, iters * PER_ITER)
 }
 
 /// A worker (4 connections) and a client at `addr`, over TLS when `tls` is set.

@@ -7,13 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures_util::future::join_all;
-use gearman_benches::{runtime, worker_and_client};
-use gearman_client::Job;
-use gearman_proto::FunctionName;
-
-const BATCH: usize = 100;
+use gearman_benches::{batched_load, runtime, worker_and_client};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -23,16 +17,9 @@ fn main() {
         .map_or(100_000, |n| n.parse().expect("a job count"));
     let rt = runtime();
     rt.block_on(async {
-        let function = FunctionName::try_from("bench:load").unwrap();
         let (worker, client) = worker_and_client(&addr, "bench:load").await;
-        let data = Bytes::from(vec![b'x'; 100]);
         let start = Instant::now();
-        for _ in 0..jobs / BATCH {
-            let batch = (0..BATCH).map(|_| client.call(Job::new(function.clone(), data.clone())));
-            for r in join_all(batch).await {
-                r.unwrap();
-            }
-        }
+        batched_load(&client, "bench:load", jobs as u64).await;
         let took = start.elapsed();
         println!(
             "{jobs} jobs in {took:.2?}: {:.0} jobs/s",

@@ -46,3 +46,34 @@ pub async fn worker_and_client(addr: &str, function: &str) -> (Worker, Client) {
     }
     (worker, client)
 }
+
+/// Jobs a batch of [`batched_load`] has in flight.
+pub const BATCH: usize = 100;
+
+/// `n` foreground jobs of `function` with 100-byte workloads, [`BATCH`] at a time awaited
+/// together, each result checked to be there.
+pub async fn batched_load(client: &Client, function: &str, n: u64) {
+    let function = FunctionName::try_from(function).unwrap();
+    let data = Bytes::from(vec![b'x'; 100]);
+    for _ in 0..n / BATCH as u64 {
+        let batch = (0..BATCH)
+            .map(|_| client.call(gearman_client::Job::new(function.clone(), data.clone())));
+        for r in futures_util::future::join_all(batch).await {
+            r.unwrap();
+        }
+    }
+}
+
+/// How long [`batched_load`] of `n` jobs takes on `rt`.
+pub fn measure_batched(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    function: &str,
+    n: u64,
+) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        batched_load(client, function, n).await;
+        start.elapsed()
+    })
+}
