@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::Kill;
@@ -257,6 +259,43 @@ command = 'for i in $(seq 400); do [ -e "{go}" ] && exit 0; sleep 0.05; done; ex
     )
 }
 
+/// `gearmanctl ci` that also counts its "configuration re-read" log lines, so that a test can
+/// wait for a SIGHUP to have been taken ([`hup_and_wait`]).
+fn ci_counting_reloads(config: &Path) -> (Kill, Arc<AtomicUsize>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gearmanctl"))
+        .env("RUST_LOG", "warn,gearmanctl::ci=info")
+        .args(["ci", "--config"])
+        .arg(config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reloads = Arc::new(AtomicUsize::new(0));
+    let stderr = child.stderr.take().unwrap();
+    let counter = reloads.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("configuration re-read") {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    (Kill(child), reloads)
+}
+
+/// SIGHUP, then wait until the configuration was re-read.
+async fn hup_and_wait(child: &Kill, reloads: &AtomicUsize) {
+    let before = reloads.load(Ordering::SeqCst);
+    hup(child);
+    until("the configuration re-read", WAIT, || async {
+        reloads.load(Ordering::SeqCst) > before
+    })
+    .await;
+}
+
 fn hup(child: &Kill) {
     let hup = Command::new("kill")
         .args(["-HUP", &child.0.id().to_string()])
@@ -308,7 +347,7 @@ async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: Se
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = write_config(&dir, "c.toml", &host_c(addr, &dir, true));
-    let c = ci(&path);
+    let (c, reloads) = ci_counting_reloads(&path);
     until("c1's two executors", WAIT, || async {
         ids_of(addr, "c1_").await.len() == 2
     })
@@ -323,7 +362,7 @@ async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: Se
         .unwrap()
         .to_string();
     write_config(&dir, "c.toml", &host_c(addr, &dir, false));
-    hup(&c);
+    hup_and_wait(&c, &reloads).await;
     until(
         "c1's idle executor gone",
         Duration::from_secs(1),
@@ -345,7 +384,7 @@ async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: Se
     // that does not re-enable c1 (the file lists it as before) leaves it offline; taking it
     // out of the file and putting it back does.
     write_config(&dir, "c.toml", &host_c(addr, &dir, true));
-    hup(&c);
+    hup_and_wait(&c, &reloads).await;
     until("c1 back", WAIT, || async {
         ids_of(addr, "c1_").await.len() == 2
     })
@@ -357,7 +396,7 @@ async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: Se
         ids_of(addr, "c1_").await.is_empty()
     })
     .await;
-    hup(&c);
+    hup_and_wait(&c, &reloads).await;
     // Give a wrong comeback time to show: the re-read is done well within a second.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
@@ -365,10 +404,9 @@ async fn sighup_retires_a_removed_node_and_brings_back_a_single_use_one(kind: Se
         "a used single-use node came back on a plain SIGHUP"
     );
     write_config(&dir, "c.toml", &host_c(addr, &dir, false));
-    hup(&c);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    hup_and_wait(&c, &reloads).await;
     write_config(&dir, "c.toml", &host_c(addr, &dir, true));
-    hup(&c);
+    hup_and_wait(&c, &reloads).await;
     until("c1 re-enabled", WAIT, || async {
         ids_of(addr, "c1_").await == ["c1_exec-0", "c1_exec-1"]
     })
