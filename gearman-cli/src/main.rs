@@ -154,6 +154,16 @@ struct ServeArgs {
     /// Seconds a TLS handshake may take before the peer is dropped.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     tls_handshake_timeout: f64,
+    /// Keep background jobs in this SQLite file (created if missing): a background submission
+    /// is acknowledged once it is stored, and the stored jobs are queued again at start. A
+    /// file of gearmand's libsqlite3 queue is taken over with its queued jobs.
+    #[arg(long, value_name = "FILE")]
+    store: Option<std::path::PathBuf>,
+    /// When a store write counts as done: `always` (on disk, fsync, before the job is
+    /// acknowledged) or an interval such as `1s` (acknowledged once the OS has it, which
+    /// survives the server being killed; on disk within the interval).
+    #[arg(long, value_name = "always|INTERVAL", default_value = "always", requires = "store")]
+    store_sync: gearman_server::store::StoreSync,
 }
 
 /// `gearmanctl serve`: the embedded server until SIGINT, SIGTERM or an admin `shutdown`.
@@ -187,9 +197,23 @@ async fn serve(args: ServeArgs) -> Result<std::process::ExitCode, String> {
             .map_err(|e| format!("--acl: {e}"))?,
         ..gearman_server::ServerConfig::default()
     };
-    let server = gearman_server::Server::bind(&args.listen, config)
-        .await
-        .map_err(|e| format!("{}: {e}", args.listen))?;
+    let server = match &args.store {
+        Some(path) => {
+            let store = gearman_server::store::SqliteStore::open(path, args.store_sync)
+                .map_err(|e| e.to_string())?;
+            let imported = store.imported_from_gearmand();
+            if imported > 0 {
+                tracing::warn!(jobs = imported, file = %path.display(), "took over gearmand's queued jobs");
+            }
+            gearman_server::Server::bind_with_store(&args.listen, config, store).await
+        }
+        None => gearman_server::Server::bind(&args.listen, config).await,
+    }
+    .map_err(|e| match e.kind() {
+        // The store could not be read: its error names the file.
+        std::io::ErrorKind::InvalidData => e.to_string(),
+        _ => format!("{}: {e}", args.listen),
+    })?;
     tracing::info!(addr = %server.local_addr(), "serving");
     println!("listening on {}", server.local_addr());
     use tokio::signal::unix::{signal, SignalKind};

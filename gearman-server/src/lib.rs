@@ -6,6 +6,7 @@ mod acl;
 mod config;
 mod core;
 pub mod inbound;
+pub mod store;
 #[cfg(feature = "tokio")]
 mod listener;
 #[cfg(feature = "tls")]

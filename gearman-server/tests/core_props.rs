@@ -1,7 +1,9 @@
 //! Random request sequences against the sans-IO core, from several clients and workers that
 //! come and go, with the clock moving: the indexes stay consistent after every step, and
 //! every foreground submission of a client still connected ends exactly once (per time it was
-//! submitted) once a last worker has drained the server.
+//! submitted) once a last worker has drained the server. With a store, whose writes commit
+//! or fail in random order with everything else: every background submission is answered in
+//! order too, and the store is empty once the server is.
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,6 +14,7 @@ use gearman_proto::admin::{AdminCommand, MaxQueueSizes};
 use gearman_proto::{
     FunctionName, GrabKind, JobHandle, Priority, Request, Response, Submit, UniqueId, WorkUpdate,
 };
+use gearman_server::store::{StoreOp, StoredJob};
 use gearman_server::{ConnId, CoreConfig, ServerCore};
 use proptest::prelude::*;
 
@@ -67,6 +70,58 @@ enum Op {
     Drop {
         f: usize,
     },
+    /// The store finishes its oldest write (if the store is in use).
+    Commit {
+        ok: bool,
+    },
+}
+
+/// The store as the core sees it: writes handed over, in order, and what they made durable.
+#[derive(Default)]
+struct StoreModel {
+    writes: std::collections::VecDeque<Vec<StoreOp>>,
+    rows: HashMap<u64, StoredJob>,
+}
+
+impl StoreModel {
+    /// Finishes the oldest write; its added ids.
+    fn commit(&mut self, ok: bool) -> Result<Option<Vec<u64>>, TestCaseError> {
+        let Some(ops) = self.writes.pop_front() else {
+            return Ok(None);
+        };
+        let added = ops
+            .iter()
+            .filter_map(|op| match op {
+                StoreOp::Add(j) => Some(j.id),
+                StoreOp::Remove(_) => None,
+            })
+            .collect();
+        if ok {
+            for op in ops {
+                match op {
+                    StoreOp::Add(j) => {
+                        prop_assert!(self.rows.insert(j.id, j).is_none(), "an id stored twice");
+                    }
+                    StoreOp::Remove(id) => {
+                        self.rows.remove(&id);
+                    }
+                }
+            }
+        } else {
+            // A failed write's removals are tried again with the next one.
+            let removes: Vec<StoreOp> =
+                ops.into_iter().filter(|op| matches!(op, StoreOp::Remove(_))).collect();
+            if !removes.is_empty() {
+                match self.writes.front_mut() {
+                    Some(next) => {
+                        next.splice(0..0, removes);
+                    }
+                    None => self.writes.push_back(removes),
+                }
+            }
+        }
+        Ok(Some(added))
+    }
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -85,6 +140,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1..20u8).prop_map(|n| Op::Cancel { n }),
         1 => (0..3usize, -1..3i8).prop_map(|(f, n)| Op::MaxQueue { f, n }),
         1 => (0..3usize).prop_map(|f| Op::Drop { f }),
+        3 => (0..8u8).prop_map(|n| Op::Commit { ok: n != 0 }),
     ]
 }
 
@@ -103,6 +159,8 @@ struct World {
     created: HashMap<(ConnId, JobHandle), (u32, u32)>,
     /// Submissions awaiting their JOB_CREATED or ERROR, per client, in order (foreground?).
     awaiting: HashMap<ConnId, std::collections::VecDeque<bool>>,
+    /// The store, when the core uses one.
+    store: Option<StoreModel>,
 }
 
 impl World {
@@ -129,7 +187,25 @@ impl World {
                 _ => {}
             }
         }
+        if let Some(store) = &mut self.store {
+            let ops = self.core.take_store_ops();
+            if !ops.is_empty() {
+                store.writes.push_back(ops);
+            }
+        }
         self.core.check_consistency().map_err(TestCaseError::fail)
+    }
+
+    /// Finishes every store write, successfully.
+    fn settle(&mut self) -> Result<(), TestCaseError> {
+        for _ in 0..1000 {
+            let Some(added) = self.store.as_mut().map(|s| s.commit(true)).transpose()?.flatten() else {
+                return Ok(());
+            };
+            self.core.store_done(&added, true);
+            self.drain()?;
+        }
+        Err(TestCaseError::fail("store writes never settle"))
     }
 
     fn apply(&mut self, op: Op) -> Result<(), TestCaseError> {
@@ -239,9 +315,65 @@ impl World {
             Op::Drop { f } => {
                 let _ = self.core.admin(&AdminCommand::DropFunction(fname(f)));
             }
+            Op::Commit { ok } => {
+                if let Some(store) = &mut self.store {
+                    if let Some(added) = store.commit(ok)? {
+                        self.core.store_done(&added, ok);
+                    }
+                }
+            }
         }
         self.drain()
     }
+}
+
+fn run(ops: Vec<Op>, retries: Option<u32>, durable: bool) -> Result<(), TestCaseError> {
+    let mut core = ServerCore::new(CoreConfig { max_retries: retries, ..CoreConfig::default() });
+    core.advance(T0);
+    if durable {
+        core.enable_store(Vec::new());
+    }
+    let clients = (0..3).map(|_| core.connect()).collect();
+    let workers = (0..3).map(|_| core.connect()).collect();
+    let mut world = World {
+        core, now: T0, clients, workers,
+        held: HashMap::new(), created: HashMap::new(), awaiting: HashMap::new(),
+        store: durable.then(StoreModel::default),
+    };
+    for op in ops {
+        world.apply(op)?;
+    }
+    world.settle()?;
+    // Every submission was answered.
+    prop_assert!(world.awaiting.values().all(|q| q.is_empty()));
+    // The workers leave; the clock runs far ahead; one last worker drains everything.
+    for i in 0..3 {
+        world.apply(Op::Reconnect { who: 3 + i })?;
+    }
+    world.now += 10 * 60 * 1000;
+    world.core.advance(world.now);
+    let last = world.core.connect();
+    for f in 0..3 {
+        world.core.handle(last, Request::CanDo(fname(f)));
+    }
+    for _ in 0..10_000 {
+        world.core.handle(last, Request::Grab(GrabKind::Uniq));
+        world.drain()?;
+        world.settle()?;
+        let Some(handle) = world.held.get_mut(&last).and_then(Vec::pop) else { break };
+        world.core.handle(last, Request::Work(WorkUpdate::Complete { handle, data: Bytes::new() }));
+        world.drain()?;
+    }
+    world.settle()?;
+    prop_assert_eq!(world.core.job_count(), 0, "jobs left behind");
+    prop_assert_eq!(world.core.next_deadline(), None);
+    for ((c, h), (made, ended)) in &world.created {
+        prop_assert_eq!(made, ended, "{:?} {:?}: submitted {} times, ended {} times", c, h, made, ended);
+    }
+    if let Some(store) = &world.store {
+        prop_assert!(store.rows.is_empty(), "left in the store: {:?}", store.rows.keys());
+    }
+    Ok(())
 }
 
 proptest! {
@@ -252,40 +384,14 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..120),
         retries in proptest::option::of(1..4u32),
     ) {
-        let mut core = ServerCore::new(CoreConfig { max_retries: retries, ..CoreConfig::default() });
-        core.advance(T0);
-        let clients = (0..3).map(|_| core.connect()).collect();
-        let workers = (0..3).map(|_| core.connect()).collect();
-        let mut world = World {
-            core, now: T0, clients, workers,
-            held: HashMap::new(), created: HashMap::new(), awaiting: HashMap::new(),
-        };
-        for op in ops {
-            world.apply(op)?;
-        }
-        // Every submission was answered.
-        prop_assert!(world.awaiting.values().all(|q| q.is_empty()));
-        // The workers leave; the clock runs far ahead; one last worker drains everything.
-        for i in 0..3 {
-            world.apply(Op::Reconnect { who: 3 + i })?;
-        }
-        world.now += 10 * 60 * 1000;
-        world.core.advance(world.now);
-        let last = world.core.connect();
-        for f in 0..3 {
-            world.core.handle(last, Request::CanDo(fname(f)));
-        }
-        for _ in 0..10_000 {
-            world.core.handle(last, Request::Grab(GrabKind::Uniq));
-            world.drain()?;
-            let Some(handle) = world.held.get_mut(&last).and_then(Vec::pop) else { break };
-            world.core.handle(last, Request::Work(WorkUpdate::Complete { handle, data: Bytes::new() }));
-            world.drain()?;
-        }
-        prop_assert_eq!(world.core.job_count(), 0, "jobs left behind");
-        prop_assert_eq!(world.core.next_deadline(), None);
-        for ((c, h), (made, ended)) in &world.created {
-            prop_assert_eq!(made, ended, "{:?} {:?}: submitted {} times, ended {} times", c, h, made, ended);
-        }
+        run(ops, retries, false)?;
+    }
+
+    #[test]
+    fn with_a_store_every_submission_is_answered_in_order_and_the_store_empties(
+        ops in proptest::collection::vec(op(), 1..120),
+        retries in proptest::option::of(1..4u32),
+    ) {
+        run(ops, retries, true)?;
     }
 }

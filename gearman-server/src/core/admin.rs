@@ -181,13 +181,24 @@ impl ServerCore {
             .filter(|(_, h)| self.jobs.get(h).is_some_and(|j| &j.function == f))
             .map(|(_, h)| h.clone())
             .collect();
+        // Jobs still waiting for the store to take them end as the queued ones do.
+        let unstored: Vec<JobHandle> = self
+            .by_store_id
+            .values()
+            .filter(|h| {
+                self.jobs.get(*h).is_some_and(|j| {
+                    &j.function == f && j.store.as_ref().is_some_and(|s| s.gated)
+                })
+            })
+            .cloned()
+            .collect();
         let queued = self
             .functions
             .get_mut(f)
             .map(FnState::drain)
             .unwrap_or_default();
         self.ready.remove(f);
-        for h in queued.iter().chain(&scheduled) {
+        for h in queued.iter().chain(&scheduled).chain(&unstored) {
             self.fail(h);
         }
         self.functions.remove(f);

@@ -28,6 +28,8 @@ pub(crate) struct Job {
     pub(crate) numerator: i64,
     pub(crate) denominator: i64,
     pub(crate) retries: u32,
+    /// Its place in the store, if it is stored.
+    pub(crate) store: Option<super::durable::Stored>,
 }
 
 fn index(p: Priority) -> usize {

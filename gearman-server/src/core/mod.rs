@@ -4,6 +4,7 @@
 //! addressed to connections, from [`ServerCore::poll_output`].
 
 mod admin;
+mod durable;
 mod job;
 mod stats;
 #[cfg(test)]
@@ -19,6 +20,7 @@ use gearman_proto::{
     Request, Response, UniqueId, UniqueStatus, WorkUpdate,
 };
 
+use durable::Deferred;
 use job::{FnState, Job};
 pub use stats::FunctionStats;
 
@@ -37,6 +39,8 @@ struct Conn {
     held: BTreeSet<JobHandle>,
     waiting_on: BTreeSet<JobHandle>,
     peer: Option<std::net::SocketAddr>,
+    /// Replies held until a background submission's store write is done (store in use only).
+    backlog: VecDeque<Deferred>,
 }
 
 /// Settings of the core.
@@ -101,6 +105,13 @@ pub struct ServerCore {
     next_conn: u64,
     next_job: u64,
     out: VecDeque<(ConnId, Response)>,
+    /// Background jobs are stored ([`enable_store`](Self::enable_store)).
+    durable: bool,
+    /// Store writes not yet taken by the driver.
+    store_ops: Vec<crate::store::StoreOp>,
+    next_store_id: u64,
+    /// Stored jobs by their store id.
+    by_store_id: HashMap<u64, JobHandle>,
 }
 
 fn error(code: &'static str, text: &'static str) -> Response {
@@ -176,6 +187,12 @@ impl ServerCore {
     }
 
     fn send(&mut self, to: ConnId, res: Response) {
+        if self.durable {
+            if let Some(c) = self.conns.get_mut(&to).filter(|c| !c.backlog.is_empty()) {
+                c.backlog.push_back(Deferred::Ready(res));
+                return;
+            }
+        }
         self.out.push_back((to, res));
     }
 
@@ -345,6 +362,9 @@ impl ServerCore {
                     job.waiters.push(conn);
                     job.foreground = true;
                     self.conn(conn).waiting_on.insert(handle.clone());
+                } else if self.durable {
+                    self.defer_ack(conn, &handle);
+                    return;
                 }
                 self.send(conn, Response::JobCreated(handle));
                 return;
@@ -376,6 +396,16 @@ impl ServerCore {
         let (function, unique) = (new.function.detached(), new.unique.detached());
         let key = key.map(|_| (function.clone(), unique.clone()));
         let run_at = new.run_at.filter(|&t| t > self.now);
+        // A background job to be stored waits, unqueued, for the store's write.
+        let store = (self.durable && !new.foreground).then(|| {
+            self.next_store_id += 1;
+            durable::Stored {
+                id: self.next_store_id - 1,
+                committed: false,
+                gated: true,
+                acks: vec![conn],
+            }
+        });
         let job = Job {
             function: function.clone(),
             unique,
@@ -394,6 +424,7 @@ impl ServerCore {
             numerator: 0,
             denominator: 0,
             retries: 0,
+            store,
         };
         if new.foreground {
             self.conn(conn).waiting_on.insert(handle.clone());
@@ -405,15 +436,27 @@ impl ServerCore {
                 .push(handle.clone());
             self.by_unique.insert(k, handle.clone());
         }
+        if let Some(stored) = &job.store {
+            let id = stored.id;
+            self.store_ops.push(crate::store::StoreOp::Add(crate::store::StoredJob {
+                id,
+                function: function.clone(),
+                unique: job.unique.clone(),
+                priority: job.priority,
+                run_at,
+                data: job.data.clone(),
+            }));
+            self.by_store_id.insert(id, handle.clone());
+            self.conn(conn)
+                .backlog
+                .push_back(Deferred::Ack(id));
+            self.fn_state(&function);
+            self.jobs.insert(handle, job);
+            return;
+        }
         self.jobs.insert(handle.clone(), job);
         self.send(conn, Response::JobCreated(handle.clone()));
-        match run_at {
-            Some(t) => {
-                self.fn_state(&function).scheduled += 1;
-                self.scheduled.insert((t, handle));
-            }
-            None => self.enqueue(&function, new.priority, handle),
-        }
+        self.place(&function, new.priority, run_at, handle);
     }
 
     fn fn_state(&mut self, f: &FunctionName) -> &mut FnState {
@@ -543,9 +586,13 @@ impl ServerCore {
 
     /// Removes a job from every index (not from the queues: callers pop it first).
     fn forget(&mut self, handle: &JobHandle) {
-        let Some(job) = self.jobs.remove(handle) else {
+        let Some(mut job) = self.jobs.remove(handle) else {
             return;
         };
+        let gated = job.store.as_ref().is_some_and(|s| s.gated);
+        if let Some(stored) = job.store.take() {
+            self.unstore(handle, stored);
+        }
         let key = (job.function.clone(), job.unique.clone());
         if self.by_unique.get(&key) == Some(handle) {
             self.by_unique.remove(&key);
@@ -559,7 +606,7 @@ impl ServerCore {
         if let Some(t) = job.deadline {
             self.deadlines.remove(&(t, handle.clone()));
         }
-        if let Some(t) = job.run_at {
+        if let Some(t) = job.run_at.filter(|_| !gated) {
             self.scheduled.remove(&(t, handle.clone()));
             self.fn_state(&job.function).scheduled -= 1;
         }

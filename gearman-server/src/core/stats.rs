@@ -44,6 +44,20 @@ impl ServerCore {
                 .functions
                 .get(&job.function)
                 .ok_or_else(|| format!("{h:?}: function missing"))?;
+            if let Some(stored) = &job.store {
+                if self.by_store_id.get(&stored.id) != Some(h) {
+                    return Err(format!("{h:?}: store id not indexed"));
+                }
+                if stored.gated {
+                    let placed = job.worker.is_some()
+                        || state.contains(h)
+                        || job.run_at.is_some_and(|t| self.scheduled.contains(&(t, h.clone())));
+                    if placed || stored.committed {
+                        return Err(format!("{h:?}: waits for the store but is placed"));
+                    }
+                    continue;
+                }
+            }
             match (job.worker, job.run_at) {
                 (Some(w), None) => {
                     let held = self.conns.get(&w).is_some_and(|c| c.held.contains(h));
@@ -84,6 +98,7 @@ impl ServerCore {
                 .jobs
                 .values()
                 .filter(|j| &j.function == f && j.run_at.is_some())
+                .filter(|j| !j.store.as_ref().is_some_and(|s| s.gated))
                 .count();
             if (running, scheduled) != (state.running, state.scheduled) {
                 return Err(format!("{f:?}: counters off"));
@@ -128,6 +143,9 @@ impl ServerCore {
                 .any(|h| !self.jobs.contains_key(h))
         {
             return Err("the index by unique alone disagrees".into());
+        }
+        if self.by_store_id.len() > self.jobs.len() {
+            return Err("stray entries in the store index".into());
         }
         if let Some(gone) = self.sleepers.iter().find(|id| !self.conns.contains_key(id)) {
             return Err(format!("sleeper {gone:?} is not connected"));

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::output::Output;
+use super::store_task::{Done, StoreLink};
 use super::{Phase, ToCore};
 use crate::core::{ConnId, ServerCore};
 use crate::inbound::Inbound;
@@ -32,9 +33,26 @@ async fn until(deadline: Option<u64>) {
     }
 }
 
+/// Waits for the store's next finished commit, or forever without a store.
+async fn next_commit(store: &mut Option<StoreLink>) -> Option<Done> {
+    match store {
+        Some(link) => link.done.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What woke the core's task.
+enum Wake {
+    Msg(ToCore),
+    Clock,
+    Stored(Done),
+}
+
 /// The driver's state between rounds.
 struct Driver {
     core: ServerCore,
+    /// The job store's thread, if background jobs are stored.
+    store: Option<StoreLink>,
     outputs: HashMap<ConnId, Output>,
     /// What each connection is to be sent at the end of the round, in order.
     pending: HashMap<ConnId, BytesMut>,
@@ -42,24 +60,36 @@ struct Driver {
 
 pub(crate) async fn run(
     core: ServerCore,
+    store: Option<StoreLink>,
     mut rx: mpsc::Receiver<ToCore>,
     phase: watch::Sender<Phase>,
     mut unbound: oneshot::Receiver<()>,
 ) {
     let mut d = Driver {
         core,
+        store,
         outputs: HashMap::new(),
         pending: HashMap::new(),
     };
     loop {
-        let first = tokio::select! {
+        let wake = tokio::select! {
             msg = rx.recv() => match msg {
-                Some(m) => Some(m),
+                Some(m) => Wake::Msg(m),
                 None => break,
             },
-            () = until(d.core.next_deadline()) => None,
+            () = until(d.core.next_deadline()) => Wake::Clock,
+            Some(done) = next_commit(&mut d.store) => Wake::Stored(done),
         };
         d.core.advance(unix_ms());
+        let first = match wake {
+            Wake::Msg(m) => Some(m),
+            Wake::Clock => None,
+            Wake::Stored(done) => {
+                debug!(jobs = done.added.len(), ok = done.ok, took_us = done.took.as_micros(), "store commit");
+                d.core.store_done(&done.added, done.ok);
+                None
+            }
+        };
         let mut stop = None;
         let (mut next, mut handled) = (first, 0);
         while let Some(msg) = next.take() {
@@ -71,6 +101,7 @@ pub(crate) async fn run(
             next = rx.try_recv().ok();
         }
         d.flush();
+        d.store_writes();
         match stop {
             Some(false) => {
                 // The listener closes first, so no connection is accepted after the others
@@ -90,8 +121,13 @@ pub(crate) async fn run(
         }
     }
     info!(jobs = d.core.job_count(), "gearman-server stopped");
+    d.store_writes();
+    let store = d.store.take();
     // Dropping the outputs lets every writer flush what it has and close.
     drop(d);
+    if let Some(store) = store {
+        store.finish().await;
+    }
     phase.send_replace(Phase::Stopped);
 }
 
@@ -146,6 +182,16 @@ impl Driver {
         }
         self.collect();
         stop
+    }
+
+    /// Hands the core's store writes to the store's thread.
+    fn store_writes(&mut self) {
+        if let Some(store) = &self.store {
+            let ops = self.core.take_store_ops();
+            if !ops.is_empty() {
+                store.send(ops);
+            }
+        }
     }
 
     /// Moves the core's responses into the connections' pending bytes, in order.

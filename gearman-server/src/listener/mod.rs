@@ -6,6 +6,7 @@ mod conn;
 mod driver;
 mod guard;
 mod output;
+mod store_task;
 
 use std::net::SocketAddr;
 
@@ -89,7 +90,54 @@ impl Server {
         addr: impl ToSocketAddrs,
         config: impl Into<ServerConfig>,
     ) -> std::io::Result<Self> {
-        let config = config.into();
+        Self::start(addr, config.into(), None).await
+    }
+
+    /// Like [`bind`](Self::bind), with background jobs kept in `store`: the jobs it holds are
+    /// loaded and queued first, and a background submission is answered (JOB_CREATED) only
+    /// once the store has it. Fails with an error of kind `InvalidData` wrapping the
+    /// [`StoreError`](crate::store::StoreError) if the store cannot be read.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use gearman_server::store::{SqliteStore, StoreSync};
+    /// use gearman_server::{CoreConfig, Server};
+    ///
+    /// let store = SqliteStore::open("jobs.sqlite3", StoreSync::Always)?;
+    /// let server = Server::bind_with_store("127.0.0.1:4730", CoreConfig::default(), store).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn bind_with_store(
+        addr: impl ToSocketAddrs,
+        config: impl Into<ServerConfig>,
+        store: impl crate::store::JobStore,
+    ) -> std::io::Result<Self> {
+        Self::start(addr, config.into(), Some(Box::new(store))).await
+    }
+
+    async fn start(
+        addr: impl ToSocketAddrs,
+        config: ServerConfig,
+        store: Option<Box<dyn crate::store::JobStore>>,
+    ) -> std::io::Result<Self> {
+        let mut core = ServerCore::new(config.core.clone());
+        let store = match store {
+            Some(mut store) => {
+                let (store, jobs) = tokio::task::spawn_blocking(move || {
+                    let jobs = store.load();
+                    (store, jobs)
+                })
+                .await
+                .map_err(std::io::Error::other)?;
+                let jobs = jobs.map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                if !jobs.is_empty() {
+                    info!(jobs = jobs.len(), "stored background jobs loaded");
+                }
+                core.enable_store(jobs);
+                Some(store_task::StoreLink::start(store)?)
+            }
+            None => None,
+        };
         #[cfg(feature = "tls")]
         let tls = match &config.tls {
             Some(settings) => Some(std::sync::Arc::new(crate::tls::Acceptor::new(
@@ -105,7 +153,8 @@ impl Server {
         let (phase_tx, phase) = watch::channel(Phase::Running);
         let (unbound_tx, unbound_rx) = oneshot::channel();
         let core = tokio::spawn(driver::run(
-            ServerCore::new(config.core.clone()),
+            core,
+            store,
             from_conns,
             phase_tx,
             unbound_rx,
