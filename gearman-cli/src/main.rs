@@ -162,7 +162,12 @@ struct ServeArgs {
     /// When a store write counts as done: `always` (on disk, fsync, before the job is
     /// acknowledged) or an interval such as `1s` (acknowledged once the OS has it, which
     /// survives the server being killed; on disk within the interval).
-    #[arg(long, value_name = "always|INTERVAL", default_value = "always", requires = "store")]
+    #[arg(
+        long,
+        value_name = "always|INTERVAL",
+        default_value = "always",
+        requires = "store"
+    )]
     store_sync: gearman_server::store::StoreSync,
 }
 

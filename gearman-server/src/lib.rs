@@ -6,9 +6,9 @@ mod acl;
 mod config;
 mod core;
 pub mod inbound;
-pub mod store;
 #[cfg(feature = "tokio")]
 mod listener;
+pub mod store;
 #[cfg(feature = "tls")]
 mod tls;
 

@@ -109,8 +109,10 @@ impl StoreModel {
             }
         } else {
             // A failed write's removals are tried again with the next one.
-            let removes: Vec<StoreOp> =
-                ops.into_iter().filter(|op| matches!(op, StoreOp::Remove(_))).collect();
+            let removes: Vec<StoreOp> = ops
+                .into_iter()
+                .filter(|op| matches!(op, StoreOp::Remove(_)))
+                .collect();
             if !removes.is_empty() {
                 match self.writes.front_mut() {
                     Some(next) => {
@@ -199,7 +201,13 @@ impl World {
     /// Finishes every store write, successfully.
     fn settle(&mut self) -> Result<(), TestCaseError> {
         for _ in 0..1000 {
-            let Some(added) = self.store.as_mut().map(|s| s.commit(true)).transpose()?.flatten() else {
+            let Some(added) = self
+                .store
+                .as_mut()
+                .map(|s| s.commit(true))
+                .transpose()?
+                .flatten()
+            else {
                 return Ok(());
             };
             self.core.store_done(&added, true);
@@ -328,7 +336,10 @@ impl World {
 }
 
 fn run(ops: Vec<Op>, retries: Option<u32>, durable: bool) -> Result<(), TestCaseError> {
-    let mut core = ServerCore::new(CoreConfig { max_retries: retries, ..CoreConfig::default() });
+    let mut core = ServerCore::new(CoreConfig {
+        max_retries: retries,
+        ..CoreConfig::default()
+    });
     core.advance(T0);
     if durable {
         core.enable_store(Vec::new());
@@ -336,8 +347,13 @@ fn run(ops: Vec<Op>, retries: Option<u32>, durable: bool) -> Result<(), TestCase
     let clients = (0..3).map(|_| core.connect()).collect();
     let workers = (0..3).map(|_| core.connect()).collect();
     let mut world = World {
-        core, now: T0, clients, workers,
-        held: HashMap::new(), created: HashMap::new(), awaiting: HashMap::new(),
+        core,
+        now: T0,
+        clients,
+        workers,
+        held: HashMap::new(),
+        created: HashMap::new(),
+        awaiting: HashMap::new(),
         store: durable.then(StoreModel::default),
     };
     for op in ops {
@@ -360,18 +376,38 @@ fn run(ops: Vec<Op>, retries: Option<u32>, durable: bool) -> Result<(), TestCase
         world.core.handle(last, Request::Grab(GrabKind::Uniq));
         world.drain()?;
         world.settle()?;
-        let Some(handle) = world.held.get_mut(&last).and_then(Vec::pop) else { break };
-        world.core.handle(last, Request::Work(WorkUpdate::Complete { handle, data: Bytes::new() }));
+        let Some(handle) = world.held.get_mut(&last).and_then(Vec::pop) else {
+            break;
+        };
+        world.core.handle(
+            last,
+            Request::Work(WorkUpdate::Complete {
+                handle,
+                data: Bytes::new(),
+            }),
+        );
         world.drain()?;
     }
     world.settle()?;
     prop_assert_eq!(world.core.job_count(), 0, "jobs left behind");
     prop_assert_eq!(world.core.next_deadline(), None);
     for ((c, h), (made, ended)) in &world.created {
-        prop_assert_eq!(made, ended, "{:?} {:?}: submitted {} times, ended {} times", c, h, made, ended);
+        prop_assert_eq!(
+            made,
+            ended,
+            "{:?} {:?}: submitted {} times, ended {} times",
+            c,
+            h,
+            made,
+            ended
+        );
     }
     if let Some(store) = &world.store {
-        prop_assert!(store.rows.is_empty(), "left in the store: {:?}", store.rows.keys());
+        prop_assert!(
+            store.rows.is_empty(),
+            "left in the store: {:?}",
+            store.rows.keys()
+        );
     }
     Ok(())
 }

@@ -43,7 +43,11 @@ fn is_script(path: &Path) -> bool {
 /// When gearmand is missing and [`required`](crate::required) is true, or when it is installed
 /// but fails to start.
 pub fn gearmand_or_skip(test: &str) -> Option<Gearmand> {
-    match Gearmand::start() {
+    Gearmand::builder().start_or_skip(test)
+}
+
+fn started_or_skip(started: Result<Gearmand, TestkitError>, test: &str) -> Option<Gearmand> {
+    match started {
         Ok(g) => Some(g),
         Err(TestkitError::NotInstalled) => {
             crate::skip(
@@ -74,6 +78,15 @@ impl GearmandBuilder {
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self
+    }
+
+    /// Starts it as [`start`](Self::start) does; when gearmand is missing, says so as
+    /// [`gearmand_or_skip`] does and returns `None`.
+    ///
+    /// # Panics
+    /// As [`gearmand_or_skip`].
+    pub fn start_or_skip(self, test: &str) -> Option<Gearmand> {
+        started_or_skip(self.start(), test)
     }
 
     /// Starts it on a free loopback port.

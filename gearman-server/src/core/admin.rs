@@ -186,9 +186,9 @@ impl ServerCore {
             .by_store_id
             .values()
             .filter(|h| {
-                self.jobs.get(*h).is_some_and(|j| {
-                    &j.function == f && j.store.as_ref().is_some_and(|s| s.gated)
-                })
+                self.jobs
+                    .get(*h)
+                    .is_some_and(|j| &j.function == f && j.store.as_ref().is_some_and(|s| s.gated))
             })
             .cloned()
             .collect();

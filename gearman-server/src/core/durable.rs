@@ -235,11 +235,7 @@ impl ServerCore {
 }
 
 /// Sends the held replies at the front of a backlog that no longer wait.
-fn release(
-    backlog: &mut VecDeque<Deferred>,
-    conn: ConnId,
-    out: &mut VecDeque<(ConnId, Response)>,
-) {
+fn release(backlog: &mut VecDeque<Deferred>, conn: ConnId, out: &mut VecDeque<(ConnId, Response)>) {
     while let Some(Deferred::Ready(_)) = backlog.front() {
         if let Some(Deferred::Ready(res)) = backlog.pop_front() {
             out.push_back((conn, res));

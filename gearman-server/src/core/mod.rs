@@ -438,18 +438,17 @@ impl ServerCore {
         }
         if let Some(stored) = &job.store {
             let id = stored.id;
-            self.store_ops.push(crate::store::StoreOp::Add(crate::store::StoredJob {
-                id,
-                function: function.clone(),
-                unique: job.unique.clone(),
-                priority: job.priority,
-                run_at,
-                data: job.data.clone(),
-            }));
+            self.store_ops
+                .push(crate::store::StoreOp::Add(crate::store::StoredJob {
+                    id,
+                    function: function.clone(),
+                    unique: job.unique.clone(),
+                    priority: job.priority,
+                    run_at,
+                    data: job.data.clone(),
+                }));
             self.by_store_id.insert(id, handle.clone());
-            self.conn(conn)
-                .backlog
-                .push_back(Deferred::Ack(id));
+            self.conn(conn).backlog.push_back(Deferred::Ack(id));
             self.fn_state(&function);
             self.jobs.insert(handle, job);
             return;

@@ -51,7 +51,9 @@ impl ServerCore {
                 if stored.gated {
                     let placed = job.worker.is_some()
                         || state.contains(h)
-                        || job.run_at.is_some_and(|t| self.scheduled.contains(&(t, h.clone())));
+                        || job
+                            .run_at
+                            .is_some_and(|t| self.scheduled.contains(&(t, h.clone())));
                     if placed || stored.committed {
                         return Err(format!("{h:?}: waits for the store but is placed"));
                     }

@@ -85,7 +85,12 @@ pub(crate) async fn run(
             Wake::Msg(m) => Some(m),
             Wake::Clock => None,
             Wake::Stored(done) => {
-                debug!(jobs = done.added.len(), ok = done.ok, took_us = done.took.as_micros(), "store commit");
+                debug!(
+                    jobs = done.added.len(),
+                    ok = done.ok,
+                    took_us = done.took.as_micros(),
+                    "store commit"
+                );
                 d.core.store_done(&done.added, done.ok);
                 None
             }

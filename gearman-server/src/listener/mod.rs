@@ -129,7 +129,8 @@ impl Server {
                 })
                 .await
                 .map_err(std::io::Error::other)?;
-                let jobs = jobs.map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                let jobs =
+                    jobs.map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
                 if !jobs.is_empty() {
                     info!(jobs = jobs.len(), "stored background jobs loaded");
                 }
@@ -152,13 +153,7 @@ impl Server {
         let (to_core, from_conns) = mpsc::channel(8192);
         let (phase_tx, phase) = watch::channel(Phase::Running);
         let (unbound_tx, unbound_rx) = oneshot::channel();
-        let core = tokio::spawn(driver::run(
-            core,
-            store,
-            from_conns,
-            phase_tx,
-            unbound_rx,
-        ));
+        let core = tokio::spawn(driver::run(core, store, from_conns, phase_tx, unbound_rx));
         let accept = tokio::spawn(accept(
             listener,
             to_core.clone(),

@@ -78,7 +78,9 @@ impl std::str::FromStr for StoreSync {
         };
         match parsed {
             Ok(d) if !d.is_zero() => Ok(Self::Interval(d)),
-            _ => Err(format!("{s:?}: the interval must be a positive whole number")),
+            _ => Err(format!(
+                "{s:?}: the interval must be a positive whole number"
+            )),
         }
     }
 }

@@ -54,10 +54,7 @@ impl SqliteStore {
     /// refused with [`StoreError::Corrupt`].
     pub fn open(path: impl AsRef<Path>, sync: StoreSync) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let corrupt = |e: rusqlite::Error| classify(&path, e);
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -84,13 +81,19 @@ impl SqliteStore {
         if version > VERSION {
             return Err(StoreError::Corrupt {
                 path,
-                reason: format!("written by a newer version (layout {version}, this reads {VERSION})"),
+                reason: format!(
+                    "written by a newer version (layout {version}, this reads {VERSION})"
+                ),
             });
         }
         let write = |e: rusqlite::Error| StoreError::Open {
             path: path.clone(),
             reason: e.to_string(),
         };
+        // One server per store: two would both load, and run, the same jobs. The lock is
+        // taken by the first write and held while the connection is open.
+        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
+            .map_err(|e| classify(&path, e))?;
         // WAL: a commit appends to one file; `synchronous` decides whether it waits for fsync.
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -212,6 +215,28 @@ impl SqliteStore {
             .map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(count)
+    }
+}
+
+/// An error met opening a store: damage is [`StoreError::Corrupt`], anything else (a
+/// missing directory, a read-only disk, a lock held by another server) is
+/// [`StoreError::Open`].
+fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    let path = path.to_path_buf();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path,
+            reason: e.to_string(),
+        },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Open {
+            path,
+            reason: "in use by another server (the store is locked)".into(),
+        },
+        _ => StoreError::Open {
+            path,
+            reason: e.to_string(),
+        },
     }
 }
 
