@@ -92,3 +92,52 @@ fn no_admin_shutdown_refuses_it_and_sigterm_stops_it() {
     let status = exits(&mut server);
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn out_of_descriptors_the_accept_failure_is_logged_once_per_interval_and_service_resumes() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    // 40 descriptors: the runtime and the listener take a few; the connections below the rest.
+    let mut child = Kill(
+        Command::new("sh")
+            .args(["-c", "ulimit -n 40 && exec \"$0\" serve --listen 127.0.0.1:0"])
+            .arg(env!("CARGO_BIN_EXE_gearmanctl"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line.trim().strip_prefix("listening on ").unwrap().parse().unwrap();
+    // More connections than descriptors: the rest wait in the listen backlog while accept
+    // fails, every 50 ms, for 3 s.
+    let conns: Vec<TcpStream> = (0..60).filter_map(|_| TcpStream::connect(addr).ok()).collect();
+    assert!(conns.len() > 40, "the backlog took the connections");
+    std::thread::sleep(Duration::from_secs(3));
+    drop(conns);
+    // Descriptors free again: it serves.
+    let start = Instant::now();
+    let echoed = loop {
+        let reply = TcpStream::connect(addr).ok().and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            s.write_all(&gearman_testkit::raw_packet(16, &[b"back"])).ok()?;
+            gearman_testkit::read_packet(&mut s).ok()
+        });
+        if let Some(p) = reply {
+            break p;
+        }
+        assert!(start.elapsed() < WAIT, "never served again");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(echoed.ty, 17, "ECHO_RES");
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    let mut log = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    let failures = log.matches("accept failed").count();
+    assert_eq!(failures, 1, "one report in 3 s, not one per attempt:\n{log}");
+}

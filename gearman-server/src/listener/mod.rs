@@ -7,6 +7,7 @@ mod driver;
 mod guard;
 mod output;
 mod store_task;
+mod throttle;
 
 use std::net::SocketAddr;
 
@@ -261,6 +262,7 @@ async fn accept(
     #[cfg(feature = "tls")]
     let acl = config.acl.clone().map(std::sync::Arc::new);
     let conn_phase = phase.clone();
+    let mut accept_errors = throttle::Throttle::default();
     let limits = conn::Limits {
         max_packet: config.max_packet,
         max_output: config.max_output,
@@ -323,9 +325,12 @@ async fn accept(
                     let guard = None;
                     conns.spawn(conn::serve(stream.into_split(), peer, to_core.clone(), conn_phase.clone(), limits, guard));
                 }
-                // Out of descriptors, say: wait a moment rather than spin.
+                // Out of descriptors, say: wait a moment rather than spin, and say so once
+                // per interval rather than every time.
                 Err(e) => {
-                    warn!(error = %e, "accept failed");
+                    if let Some(unlogged) = accept_errors.hit(std::time::Instant::now()) {
+                        warn!(error = %e, unlogged, every = ?throttle::INTERVAL, "accept failed (logged at most once per interval; `unlogged` counts the failures since the last report)");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             },
