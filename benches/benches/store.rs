@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use gearman_benches::runtime;
 use gearman_client::{Client, Job};
 use gearman_server::store::{SqliteStore, StoreSync};
@@ -130,7 +130,10 @@ fn bench_store(c: &mut Criterion) {
     }
     for (name, sync) in [
         ("gearman-server store always", StoreSync::Always),
-        ("gearman-server store 1s", StoreSync::Interval(Duration::from_secs(1))),
+        (
+            "gearman-server store 1s",
+            StoreSync::Interval(Duration::from_secs(1)),
+        ),
     ] {
         let file = temp_file(&format!("{}.sqlite3", sync_name(sync)));
         let (addr, stop) = ours(Some((file.clone(), sync)));

@@ -100,7 +100,10 @@ fn out_of_descriptors_the_accept_failure_is_logged_once_per_interval_and_service
     // 40 descriptors: the runtime and the listener take a few; the connections below the rest.
     let mut child = Kill(
         Command::new("sh")
-            .args(["-c", "ulimit -n 40 && exec \"$0\" serve --listen 127.0.0.1:0"])
+            .args([
+                "-c",
+                "ulimit -n 40 && exec \"$0\" serve --listen 127.0.0.1:0",
+            ])
             .arg(env!("CARGO_BIN_EXE_gearmanctl"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -112,10 +115,17 @@ fn out_of_descriptors_the_accept_failure_is_logged_once_per_interval_and_service
     std::io::BufReader::new(child.0.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr: SocketAddr = line.trim().strip_prefix("listening on ").unwrap().parse().unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
     // More connections than descriptors: the rest wait in the listen backlog while accept
     // fails, every 50 ms, for 3 s.
-    let conns: Vec<TcpStream> = (0..60).filter_map(|_| TcpStream::connect(addr).ok()).collect();
+    let conns: Vec<TcpStream> = (0..60)
+        .filter_map(|_| TcpStream::connect(addr).ok())
+        .collect();
     assert!(conns.len() > 40, "the backlog took the connections");
     std::thread::sleep(Duration::from_secs(3));
     drop(conns);
@@ -124,7 +134,8 @@ fn out_of_descriptors_the_accept_failure_is_logged_once_per_interval_and_service
     let echoed = loop {
         let reply = TcpStream::connect(addr).ok().and_then(|mut s| {
             s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-            s.write_all(&gearman_testkit::raw_packet(16, &[b"back"])).ok()?;
+            s.write_all(&gearman_testkit::raw_packet(16, &[b"back"]))
+                .ok()?;
             gearman_testkit::read_packet(&mut s).ok()
         });
         if let Some(p) = reply {
@@ -137,7 +148,69 @@ fn out_of_descriptors_the_accept_failure_is_logged_once_per_interval_and_service
     let _ = child.0.kill();
     let _ = child.0.wait();
     let mut log = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
     let failures = log.matches("accept failed").count();
-    assert_eq!(failures, 1, "one report in 3 s, not one per attempt:\n{log}");
+    assert_eq!(
+        failures, 1,
+        "one report in 3 s, not one per attempt:\n{log}"
+    );
+}
+
+#[test]
+fn after_a_freeze_a_foreground_job_whose_clients_left_is_not_run() {
+    use gearman_testkit::{raw_packet, read_packet};
+    let (server, addr) = serve(&[]);
+    let pid = server.0.id().to_string();
+    let signal = |sig: &str| {
+        assert!(Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    // Four clients each wait for a foreground job; a worker is registered, not grabbing.
+    let clients: Vec<TcpStream> = (0..4)
+        .map(|i| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(WAIT)).unwrap();
+            c.write_all(&raw_packet(
+                7,
+                &[b"frozen", format!("u{i}").as_bytes(), b"data"],
+            ))
+            .unwrap();
+            assert_eq!(read_packet(&mut c).unwrap().ty, 8, "JOB_CREATED");
+            c
+        })
+        .collect();
+    let mut worker = TcpStream::connect(addr).unwrap();
+    worker.set_read_timeout(Some(WAIT)).unwrap();
+    worker.write_all(&raw_packet(1, &[b"frozen"])).unwrap();
+    worker.write_all(&raw_packet(16, &[b"registered"])).unwrap();
+    assert_eq!(read_packet(&mut worker).unwrap().ty, 17, "ECHO_RES");
+
+    // The server freezes; the clients give up and close; the worker asks for work.
+    signal("-STOP");
+    drop(clients);
+    let grabs: Vec<u8> = (0..4).flat_map(|_| raw_packet(30, &[])).collect();
+    worker.write_all(&grabs).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    signal("-CONT");
+
+    // Every grab is answered NO_JOB: nobody waits for those jobs any more.
+    for _ in 0..4 {
+        let p = read_packet(&mut worker).unwrap();
+        assert_eq!(p.ty, 10, "NO_JOB, not JOB_ASSIGN_UNIQ (31): got {}", p.ty);
+    }
+    assert_eq!(
+        admin_line(addr, "status"),
+        "frozen\t0\t0\t1",
+        "no job left queued or running, the worker still registered"
+    );
+    drop(server);
 }

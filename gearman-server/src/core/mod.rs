@@ -198,6 +198,13 @@ impl ServerCore {
 
     /// A request from a connection.
     pub fn handle(&mut self, conn: ConnId, req: Request) {
+        self.handle_with(conn, req, &|_| false);
+    }
+
+    /// A request from a connection, where the driver can tell whether a connection's peer has
+    /// already closed (a close it has not delivered yet): a GRAB then skips a foreground job
+    /// whose every waiting client is gone, and drops it, as if their closes had come first.
+    pub fn handle_with(&mut self, conn: ConnId, req: Request, gone: &dyn Fn(ConnId) -> bool) {
         if !self.conns.contains_key(&conn) {
             return;
         }
@@ -271,7 +278,7 @@ impl ServerCore {
             Request::Grab(kind) if grab_age(kind) > grab_age(self.config.newest_grab) => {
                 self.send(conn, error("INVALID_COMMAND", "Command not expected"));
             }
-            Request::Grab(kind) => self.grab(conn, kind),
+            Request::Grab(kind) => self.grab(conn, kind, gone),
             Request::PreSleep => self.pre_sleep(conn),
             Request::Work(update) => self.work(conn, update),
             Request::GetStatus(handle) => {
@@ -471,7 +478,7 @@ impl ServerCore {
         self.wake(function);
     }
 
-    fn grab(&mut self, conn: ConnId, kind: GrabKind) {
+    fn grab(&mut self, conn: ConnId, kind: GrabKind, gone: &dyn Fn(ConnId) -> bool) {
         self.unsleep(conn);
         loop {
             let Some((level, function)) = self.best_for(conn) else {
@@ -486,6 +493,19 @@ impl ServerCore {
             let Some(handle) = popped else {
                 continue;
             };
+            let Some(job) = self.jobs.get_mut(&handle) else {
+                continue;
+            };
+            if job.foreground && job.waiters.iter().any(|w| gone(*w)) {
+                let (left, stay): (Vec<ConnId>, Vec<ConnId>) =
+                    job.waiters.iter().partition(|w| gone(**w));
+                job.waiters = stay;
+                for w in left {
+                    if let Some(c) = self.conns.get_mut(&w) {
+                        c.waiting_on.remove(&handle);
+                    }
+                }
+            }
             let Some(job) = self.jobs.get_mut(&handle) else {
                 continue;
             };

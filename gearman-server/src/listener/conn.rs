@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use gearman_proto::Decoder;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::AsyncWrite;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::debug;
 
 use super::output::{killed, Output};
+use super::tcp::ReadSome;
 use super::{Phase, ToCore};
 use crate::inbound::{classify, Inbound};
 
@@ -29,16 +30,17 @@ pub(crate) struct Limits {
 /// stream).
 pub(crate) async fn serve<R, W>(
     (mut rd, wr): (R, W),
+    probe: Option<super::tcp::Probe>,
     peer: SocketAddr,
     core: mpsc::Sender<ToCore>,
     mut phase: watch::Receiver<Phase>,
     limits: Limits,
     mut guard: Option<super::guard::Guard>,
 ) where
-    R: AsyncRead + Unpin + Send,
+    R: ReadSome,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (output, writer, mut kill) = Output::new(limits.max_output, wr);
+    let (output, writer, mut kill) = Output::new(limits.max_output, wr, probe);
     let writer = tokio::spawn(writer);
     let (id_tx, id_rx) = oneshot::channel();
     if core.send(ToCore::Open(peer, output, id_tx)).await.is_err() {
@@ -52,7 +54,7 @@ pub(crate) async fn serve<R, W>(
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let why = 'conn: loop {
         tokio::select! {
-            read = rd.read_buf(&mut buf) => match read {
+            read = rd.read_some(&mut buf) => match read {
                 Ok(0) => break 'conn "closed by peer",
                 Err(_) => break 'conn "read error",
                 Ok(_) => {}

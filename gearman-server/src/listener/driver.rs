@@ -150,7 +150,12 @@ impl Driver {
             ToCore::Inputs(id, inputs) => {
                 for input in inputs {
                     match input {
-                        Inbound::Request(req) => self.core.handle(id, *req),
+                        Inbound::Request(req) => {
+                            let outputs = &self.outputs;
+                            self.core.handle_with(id, *req, &|c| {
+                                outputs.get(&c).is_some_and(Output::peer_gone)
+                            });
+                        }
                         Inbound::Admin(cmd) => {
                             if let AdminCommand::Shutdown { graceful } = cmd {
                                 info!(conn = id.0, graceful, "admin shutdown");

@@ -7,6 +7,7 @@ mod driver;
 mod guard;
 mod output;
 mod store_task;
+mod tcp;
 mod throttle;
 
 use std::net::SocketAddr;
@@ -304,8 +305,8 @@ async fn accept(
                                         peer,
                                         logged: false,
                                     });
-                                    let halves = tokio::io::split(tls);
-                                    conn::serve(halves, peer, to_core, phase, limits, guard).await;
+                                    let (rd, wr) = tokio::io::split(tls);
+                                    conn::serve((tcp::Reader(rd), wr), None, peer, to_core, phase, limits, guard).await;
                                 }
                                 Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
                                 Err(_) => debug!(%peer, ?bound, "TLS handshake timed out"),
@@ -323,7 +324,8 @@ async fn accept(
                     });
                     #[cfg(not(feature = "tls"))]
                     let guard = None;
-                    conns.spawn(conn::serve(stream.into_split(), peer, to_core.clone(), conn_phase.clone(), limits, guard));
+                    let (rd, wr, probe) = tcp::share(stream);
+                    conns.spawn(conn::serve((rd, wr), Some(probe), peer, to_core.clone(), conn_phase.clone(), limits, guard));
                 }
                 // Out of descriptors, say: wait a moment rather than spin, and say so once
                 // per interval rather than every time.

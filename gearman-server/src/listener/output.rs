@@ -19,6 +19,8 @@ pub(crate) struct Output {
     pending: Arc<AtomicUsize>,
     max: usize,
     kill: watch::Sender<bool>,
+    /// The socket, to ask whether the peer left (plain TCP only).
+    probe: Option<super::tcp::Probe>,
 }
 
 /// Tells a connection's tasks that the server dropped it.
@@ -35,6 +37,7 @@ impl Output {
     pub(crate) fn new<W: AsyncWrite + Unpin + Send>(
         max: usize,
         wr: W,
+        probe: Option<super::tcp::Probe>,
     ) -> (Self, impl std::future::Future<Output = ()>, Killed) {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
@@ -46,10 +49,19 @@ impl Output {
                 pending,
                 max,
                 kill,
+                probe,
             },
             writer,
             killed,
         )
+    }
+
+    /// Whether the peer is known to have closed the connection (its close may not have been
+    /// read yet). Only plain TCP connections can tell; others answer false.
+    pub(crate) fn peer_gone(&self) -> bool {
+        self.probe
+            .as_ref()
+            .is_some_and(super::tcp::Probe::peer_gone)
     }
 
     /// Drops the connection: its reader stops and its writer stops mid-write.

@@ -336,6 +336,7 @@ fn grab_all_carries_the_reducer() {
 
 mod grabs;
 mod limits;
+mod store;
 mod timers;
 
 #[test]
