@@ -94,9 +94,11 @@ fn temp_file(name: &str) -> PathBuf {
 }
 
 fn client(rt: &Runtime, addr: SocketAddr) -> Client {
-    let client = Client::builder().server(addr.to_string()).spawn().unwrap();
-    rt.block_on(client.ready(Duration::from_secs(10))).unwrap();
-    client
+    rt.block_on(async {
+        let client = Client::builder().server(addr.to_string()).spawn().unwrap();
+        client.ready(Duration::from_secs(10)).await.unwrap();
+        client
+    })
 }
 
 fn both(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str, client: &Client) {
