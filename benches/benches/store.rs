@@ -68,7 +68,9 @@ fn ours(store: Option<(PathBuf, StoreSync)>) -> (SocketAddr, tokio::sync::onesho
             .build()
             .unwrap();
         rt.block_on(async move {
-            let config = ServerConfig::default();
+            // No worker drains the queue: let it hold everything submitted.
+            let mut config = ServerConfig::default();
+            config.core.max_jobs = usize::MAX;
             let server = match store {
                 Some((path, sync)) => {
                     let store = SqliteStore::open(path, sync).unwrap();
@@ -87,10 +89,14 @@ fn ours(store: Option<(PathBuf, StoreSync)>) -> (SocketAddr, tokio::sync::onesho
 
 fn temp_file(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("gearman-bench-{}-{name}", std::process::id()));
+    remove(&path);
+    path
+}
+
+fn remove(path: &std::path::Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    path
 }
 
 fn client(rt: &Runtime, addr: SocketAddr) -> Client {
@@ -127,6 +133,8 @@ fn bench_store(c: &mut Criterion) {
         Ok(gearmand) => {
             let c = client(&rt, gearmand.addr());
             both(&mut g, &rt, "gearmand libsqlite3", &c);
+            drop((c, gearmand));
+            remove(&gearmand_file);
         }
         Err(e) => eprintln!("*** gearmand not available ({e}): its rows are missing ***"),
     }
@@ -142,6 +150,7 @@ fn bench_store(c: &mut Criterion) {
         let c = client(&rt, addr);
         both(&mut g, &rt, name, &c);
         drop((c, stop));
+        remove(&file);
     }
     if let Ok(gearmand) = Gearmand::builder().threads(1).start() {
         let c = client(&rt, gearmand.addr());
