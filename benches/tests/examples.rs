@@ -23,3 +23,38 @@ fn load_runs_its_jobs_and_reports_the_rate() {
         .unwrap_or_else(|| panic!("no rate in {line:?}"));
     assert!(rate > 0.0, "{line}");
 }
+
+#[test]
+fn echo_worker_answers_jobs_with_their_workload_and_stops_after_max_jobs() {
+    let server =
+        TestServer::start_or_skip(ServerKind::GearmanServer, "example_echo_worker").unwrap();
+    let port = server.port().to_string();
+    let worker = std::thread::spawn(move || {
+        run_standalone_example(
+            "echo_worker",
+            &[&port, "echo:example", "20", "10000"],
+            Duration::from_secs(60),
+        )
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = gearman_client::Client::builder()
+            .server(server.addr().to_string())
+            .spawn()
+            .unwrap();
+        for i in 0..20 {
+            let data = format!("payload-{i}");
+            let got = client
+                .call(gearman_client::Job::new("echo:example", data.clone()))
+                .await
+                .unwrap();
+            assert_eq!(got, data.as_bytes());
+        }
+    });
+    let out = worker.join().unwrap();
+    assert!(out.success(), "{out:?}");
+    assert_eq!(out.stdout.trim(), "echo_worker done 20");
+}

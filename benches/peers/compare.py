@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Side by side with the C libgearman 1.1.20 peers, measured from outside the processes.
+
+Usage (from the workspace root; needs gcc, libgearman-dev and gearmand):
+    python3 benches/peers/compare.py [--jobs 20000] [--runs 3] [--peers ../shared/peers]
+
+Builds the C peers (`gm_client`, `gm_worker` from --peers) and the Rust ones (`gearmanctl` and
+the `echo_worker` example, release), then measures, each cell the median of --runs runs, every
+server started fresh:
+
+  servers: gearmand --threads 1 (before), gearmanctl serve, gearmand --threads 1 (after);
+           2 gm_worker processes, gm_client; jobs/s and the server's CPU per job
+  clients: against gearmand --threads 1 with 2 gm_worker processes: gm_client, gearmanctl
+           bench (default multi-thread runtime), gearmanctl bench --current-thread; jobs/s and
+           the client's CPU per job
+  workers: against gearmand --threads 1 with gm_client: 2 gm_worker vs 2 echo_worker
+           processes (gearman-worker, #[tokio::main]); jobs/s and the workers' CPU per job
+
+CPU per job is utime + stime: from /proc/PID/stat for servers (read before and after, once the
+queue is empty), from wait4's rusage for clients and workers, divided by the job count.
+Prints markdown tables; --json writes the raw medians too.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+MODES = ["seq", "pipe", "bgseq", "bg"]
+SIZE = 100
+WINDOW = 100
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, deadline=10.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def admin(port, line):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(line.encode() + b"\r\n")
+        data = b""
+        while not data.endswith(b".\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode()
+
+
+def queue_empty(port, function, deadline=120.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        rows = [r.split("\t") for r in admin(port, "status").splitlines() if "\t" in r]
+        if all(r[0] != function or r[1] == "0" for r in rows):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("the queue never emptied")
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rusage_cpu(ru):
+    return ru.ru_utime + ru.ru_stime
+
+
+class Server:
+    def __init__(self, kind, bins):
+        self.port = free_port()
+        if kind == "gearmand":
+            cmd = ["gearmand", f"--port={self.port}", "--listen=127.0.0.1", "--threads=1",
+                   f"--log-file=/tmp/compare-gearmand-{self.port}.log",
+                   f"--pid-file=/tmp/compare-gearmand-{self.port}.pid"]
+        else:
+            cmd = [bins["gearmanctl"], "serve", "--listen", f"127.0.0.1:{self.port}"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def cpu(self):
+        return proc_cpu(self.proc.pid)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def spawn_workers(kind, bins, port, function, n=2):
+    exe = bins["gm_worker"] if kind == "c" else bins["echo_worker"]
+    procs = [subprocess.Popen([exe, str(port), function, "100000000", "60000"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(n)]
+    time.sleep(0.3)  # registered
+    return procs
+
+
+def reap(procs):
+    cpu = 0.0
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+        _, _, ru = os.wait4(p.pid, 0)
+        p.returncode = 0
+        cpu += rusage_cpu(ru)
+    return cpu
+
+
+def run_client(kind, bins, port, function, mode, jobs):
+    """Runs one client; returns (jobs/s, client CPU seconds)."""
+    if kind == "c":
+        cmd = [bins["gm_client"], str(port), function, mode, str(jobs), str(SIZE), str(WINDOW)]
+    else:
+        cmd = [bins["gearmanctl"], "bench", "--server", f"127.0.0.1:{port}", "--function", function,
+               "--mode", mode, "--jobs", str(jobs), "--size", str(SIZE), "--window", str(WINDOW),
+               "--json"]
+        if kind == "rust-current-thread":
+            cmd.append("--current-thread")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = p.stdout.read()
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = status
+    if status != 0:
+        raise RuntimeError(f"{cmd}: exit {status}: {err.decode()[-500:]}")
+    line = json.loads(out.decode().strip().splitlines()[-1])
+    rate = line.get("jobs_per_s") or line.get("jobs_per_sec")
+    return float(rate), rusage_cpu(ru)
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def servers(bins, jobs, runs):
+    rows = {}
+    for label, kind in [("gearmand (before)", "gearmand"), ("gearman-server", "ours"),
+                        ("gearmand (after)", "gearmand")]:
+        for mode in MODES:
+            rates, cpus = [], []
+            for _ in range(runs):
+                server = Server(kind, bins)
+                workers = spawn_workers("c", bins, server.port, "cmp")
+                before = server.cpu()
+                rate, _ = run_client("c", bins, server.port, "cmp", mode, jobs)
+                queue_empty(server.port, "cmp")
+                after = server.cpu()
+                reap(workers)
+                server.stop()
+                rates.append(rate)
+                cpus.append((after - before) / jobs * 1e6)
+            rows[(label, mode)] = (median(rates), median(cpus))
+            print(f"  server {label:18} {mode:5} {rows[(label, mode)][0]:9.0f} jobs/s "
+                  f"{rows[(label, mode)][1]:6.1f} us/job", file=sys.stderr)
+    return rows
+
+
+def clients(bins, jobs, runs):
+    rows = {}
+    for label, kind in [("libgearman gm_client", "c"), ("gearmanctl bench (multi-thread)", "rust"),
+                        ("gearmanctl bench --current-thread", "rust-current-thread")]:
+        for mode in MODES:
+            rates, cpus = [], []
+            for _ in range(runs):
+                server = Server("gearmand", bins)
+                workers = spawn_workers("c", bins, server.port, "cmp")
+                rate, cpu = run_client(kind, bins, server.port, "cmp", mode, jobs)
+                queue_empty(server.port, "cmp")
+                reap(workers)
+                server.stop()
+                rates.append(rate)
+                cpus.append(cpu / jobs * 1e6)
+            rows[(label, mode)] = (median(rates), median(cpus))
+            print(f"  client {label:34} {mode:5} {rows[(label, mode)][0]:9.0f} jobs/s "
+                  f"{rows[(label, mode)][1]:6.1f} us/job", file=sys.stderr)
+    return rows
+
+
+def workers(bins, jobs, runs):
+    rows = {}
+    for label, kind in [("2 x libgearman gm_worker", "c"), ("2 x gearman-worker echo_worker", "rust")]:
+        for mode in ["seq", "pipe"]:
+            rates, cpus = [], []
+            for _ in range(runs):
+                server = Server("gearmand", bins)
+                procs = spawn_workers(kind, bins, server.port, "cmp")
+                rate, _ = run_client("c", bins, server.port, "cmp", mode, jobs)
+                queue_empty(server.port, "cmp")
+                cpu = reap(procs)
+                server.stop()
+                rates.append(rate)
+                cpus.append(cpu / jobs * 1e6)
+            rows[(label, mode)] = (median(rates), median(cpus))
+            print(f"  worker {label:32} {mode:5} {rows[(label, mode)][0]:9.0f} jobs/s "
+                  f"{rows[(label, mode)][1]:6.1f} us/job", file=sys.stderr)
+    return rows
+
+
+def table(title, rows, base_label, modes):
+    labels = []
+    for (label, _) in rows:
+        if label not in labels:
+            labels.append(label)
+    print(f"\n### {title}\n")
+    print("| program | " + " | ".join(f"{m} jobs/s | {m} CPU/job" for m in modes) + " |")
+    print("|---|" + "---|---|" * len(modes))
+    for label in labels:
+        cells = []
+        for m in modes:
+            rate, cpu = rows[(label, m)]
+            brate, bcpu = rows[(base_label, m)]
+            if label == base_label:
+                cells += [f"{rate:,.0f}", f"{cpu:.1f} us"]
+            else:
+                cells += [f"{rate:,.0f} ({rate / brate:.2f}x)", f"{cpu:.1f} us ({cpu / bcpu:.2f}x)"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+def build(peers):
+    out = os.path.join("target", "peers")
+    os.makedirs(out, exist_ok=True)
+    bins = {}
+    for name in ["gm_client", "gm_worker"]:
+        bins[name] = os.path.join(out, name)
+        subprocess.check_call(["gcc", "-O2", "-o", bins[name], os.path.join(peers, f"{name}.c"),
+                               "-lgearman"])
+    subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "gearman-cli"])
+    subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "gearman-benches",
+                           "--example", "echo_worker"])
+    bins["gearmanctl"] = os.path.join("target", "release", "gearmanctl")
+    bins["echo_worker"] = os.path.join("target", "release", "examples", "echo_worker")
+    return bins
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jobs", type=int, default=20000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--peers", default=os.path.join("..", "shared", "peers"))
+    ap.add_argument("--only", choices=["servers", "clients", "workers"])
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    bins = build(args.peers)
+    results = {}
+    if args.only in (None, "servers"):
+        results["servers"] = servers(bins, args.jobs, args.runs)
+    if args.only in (None, "clients"):
+        results["clients"] = clients(bins, args.jobs, args.runs)
+    if args.only in (None, "workers"):
+        results["workers"] = workers(bins, args.jobs, args.runs)
+    print(f"\n{args.jobs:,} jobs of {SIZE} B, window {WINDOW}, medians of {args.runs} runs, "
+          f"each server started fresh, {os.cpu_count()} cores.")
+    if "servers" in results:
+        table("Servers (libgearman client and 2 workers on both; ratio vs gearmand before)",
+              results["servers"], "gearmand (before)", MODES)
+    if "clients" in results:
+        table("Clients (gearmand --threads 1, 2 libgearman workers; ratio vs libgearman)",
+              results["clients"], "libgearman gm_client", MODES)
+    if "workers" in results:
+        table("Workers (gearmand --threads 1, libgearman client; ratio vs libgearman)",
+              results["workers"], "2 x libgearman gm_worker", ["seq", "pipe"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({k: {f"{a}|{b}": v for (a, b), v in rows.items()} for k, rows in results.items()}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
