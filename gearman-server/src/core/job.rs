@@ -28,6 +28,10 @@ pub(crate) struct Job {
     pub(crate) numerator: i64,
     pub(crate) denominator: i64,
     pub(crate) retries: u32,
+    /// When it was last queued (the core's clock).
+    pub(crate) queued_at: u64,
+    /// When a worker last took it (the core's clock).
+    pub(crate) assigned_at: u64,
 }
 
 fn index(p: Priority) -> usize {

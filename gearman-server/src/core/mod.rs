@@ -4,6 +4,7 @@
 //! addressed to connections, from [`ServerCore::poll_output`].
 
 mod admin;
+mod events;
 mod job;
 mod stats;
 #[cfg(test)]
@@ -19,6 +20,7 @@ use gearman_proto::{
     Request, Response, UniqueId, UniqueStatus, WorkUpdate,
 };
 
+pub use events::{JobEvent, JobOutcome};
 use job::{FnState, Job};
 pub use stats::FunctionStats;
 
@@ -101,6 +103,7 @@ pub struct ServerCore {
     next_conn: u64,
     next_job: u64,
     out: VecDeque<(ConnId, Response)>,
+    events: events::Events,
 }
 
 fn error(code: &'static str, text: &'static str) -> Response {
@@ -394,6 +397,8 @@ impl ServerCore {
             numerator: 0,
             denominator: 0,
             retries: 0,
+            queued_at: 0,
+            assigned_at: 0,
         };
         if new.foreground {
             self.conn(conn).waiting_on.insert(handle.clone());
@@ -406,6 +411,7 @@ impl ServerCore {
             self.by_unique.insert(k, handle.clone());
         }
         self.jobs.insert(handle.clone(), job);
+        self.note_submitted();
         self.send(conn, Response::JobCreated(handle.clone()));
         match run_at {
             Some(t) => {
@@ -422,6 +428,7 @@ impl ServerCore {
 
     /// Puts a job at the tail of its priority and wakes the function's sleepers.
     fn enqueue(&mut self, function: &FunctionName, priority: Priority, handle: JobHandle) {
+        self.note_queued(&handle);
         self.fn_state(function).push(priority, handle);
         if !self.ready.contains(function) {
             self.ready.insert(function.clone());
@@ -465,6 +472,7 @@ impl ServerCore {
                 data: job.data.clone(),
             };
             self.fn_state(&function).running += 1;
+            self.note_assigned(&handle);
             let timeout = self.conn(conn).timeouts.get(&function).copied();
             if let Some(t) = timeout {
                 let at = self.now.saturating_add(t);
@@ -537,6 +545,7 @@ impl ServerCore {
             self.send(w, res);
         }
         if update.is_terminal() {
+            self.note_ended(&handle, events::outcome_of(&update));
             self.forget(&handle);
         }
     }
@@ -597,6 +606,11 @@ impl ServerCore {
     /// A running job goes back to its queue (worker lost, CANT_DO, CAN_DO_TIMEOUT), or fails
     /// once the retry cap is reached.
     fn requeue(&mut self, handle: &JobHandle) {
+        self.requeue_for(handle, JobOutcome::Requeued);
+    }
+
+    /// [`requeue`](Self::requeue), counted as `why`.
+    fn requeue_for(&mut self, handle: &JobHandle, why: JobOutcome) {
         let Some(job) = self.jobs.get_mut(handle) else {
             return;
         };
@@ -615,7 +629,9 @@ impl ServerCore {
         if let Some(c) = self.conns.get_mut(&worker) {
             c.held.remove(handle);
         }
+        self.note_ended(handle, why);
         if self.config.max_retries.is_some_and(|max| retries >= max) {
+            self.note_ended(handle, JobOutcome::RetriesExhausted);
             self.fail(handle);
             return;
         }

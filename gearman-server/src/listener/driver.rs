@@ -45,6 +45,7 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<ToCore>,
     phase: watch::Sender<Phase>,
     mut unbound: oneshot::Receiver<()>,
+    meter: super::meter::Meter,
 ) {
     let mut d = Driver {
         core,
@@ -71,6 +72,7 @@ pub(crate) async fn run(
             next = rx.try_recv().ok();
         }
         d.flush();
+        meter.take_events(&mut d.core);
         match stop {
             Some(false) => {
                 // The listener closes first, so no connection is accepted after the others

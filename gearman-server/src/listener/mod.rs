@@ -5,6 +5,9 @@
 mod conn;
 mod driver;
 mod guard;
+mod meter;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod output;
 
 use std::net::SocketAddr;
@@ -72,6 +75,8 @@ pub struct Server {
     tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
     #[cfg(feature = "tls")]
     refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    meter: meter::Meter,
 }
 
 impl Drop for Server {
@@ -104,11 +109,15 @@ impl Server {
         let (to_core, from_conns) = mpsc::channel(8192);
         let (phase_tx, phase) = watch::channel(Phase::Running);
         let (unbound_tx, unbound_rx) = oneshot::channel();
+        let meter = meter::Meter::default();
+        let mut server_core = ServerCore::new(config.core.clone());
+        meter.start(&mut server_core);
         let core = tokio::spawn(driver::run(
-            ServerCore::new(config.core.clone()),
+            server_core,
             from_conns,
             phase_tx,
             unbound_rx,
+            meter.clone(),
         ));
         let accept = tokio::spawn(accept(
             listener,
@@ -120,6 +129,7 @@ impl Server {
             #[cfg(feature = "tls")]
             refusals.clone(),
             unbound_tx,
+            meter.clone(),
         ));
         info!(%addr, "gearman-server listening");
         Ok(Self {
@@ -132,6 +142,7 @@ impl Server {
             tls,
             #[cfg(feature = "tls")]
             refusals,
+            meter,
         })
     }
 
@@ -212,6 +223,7 @@ async fn accept(
     #[cfg(feature = "tls")] tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
     #[cfg(feature = "tls")] refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
     unbound: oneshot::Sender<()>,
+    meter: meter::Meter,
 ) {
     let mut conns = JoinSet::new();
     #[cfg(feature = "tls")]
@@ -221,13 +233,16 @@ async fn accept(
         max_packet: config.max_packet,
         max_output: config.max_output,
         admin_shutdown: config.admin_shutdown,
+        meter,
     };
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    limits.meter.accepted();
                     while conns.try_join_next().is_some() {}
                     if conns.len() >= config.max_connections {
+                        limits.meter.rejected();
                         warn!(%peer, max = config.max_connections, "connection limit: closing");
                         continue;
                     }
@@ -237,6 +252,7 @@ async fn accept(
                         let (acceptor, bound) = (tls.current(), tls.settings.handshake_timeout);
                         let (to_core, phase) = (to_core.clone(), conn_phase.clone());
                         let (acl, refusals) = (acl.clone(), refusals.clone());
+                        let limits = limits.clone();
                         let mut stop = conn_phase.clone();
                         conns.spawn(async move {
                             let shake = tokio::select! {
@@ -277,7 +293,7 @@ async fn accept(
                     });
                     #[cfg(not(feature = "tls"))]
                     let guard = None;
-                    conns.spawn(conn::serve(stream.into_split(), peer, to_core.clone(), conn_phase.clone(), limits, guard));
+                    conns.spawn(conn::serve(stream.into_split(), peer, to_core.clone(), conn_phase.clone(), limits.clone(), guard));
                 }
                 // Out of descriptors, say: wait a moment rather than spin.
                 Err(e) => {
