@@ -22,6 +22,10 @@ const MAX_HEAD: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long writing the answer may take.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// What is read of a request after answering it, at most.
+const LINGER_BYTES: usize = 64 * 1024;
+/// How long that reading may take.
+const LINGER_TIME: Duration = Duration::from_secs(1);
 /// Requests served at once; more connections are closed as soon as they are accepted.
 const MAX_CONNECTIONS: usize = 32;
 
@@ -182,7 +186,26 @@ where
     };
     tokio::time::timeout(WRITE_TIMEOUT, write)
         .await
-        .unwrap_or_else(|_| Ok(()))
+        .unwrap_or(Ok(()))?;
+    linger(&mut stream).await;
+    Ok(())
+}
+
+/// Reads (and drops) what the client still sends, until it closes, a bound of bytes or a
+/// second: closing with unread input would reset the connection, and the client could lose the
+/// answer (a 431, say) before reading it.
+async fn linger(stream: &mut TcpStream) {
+    let mut left = LINGER_BYTES;
+    let mut chunk = [0u8; 4096];
+    let drain = async {
+        while left > 0 {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 #[cfg(test)]
