@@ -5,6 +5,7 @@ mod bench;
 mod bench_stats;
 mod ci;
 mod demo;
+mod metrics;
 mod servers;
 mod submit;
 mod tls;
@@ -154,6 +155,11 @@ struct ServeArgs {
     /// Seconds a TLS handshake may take before the peer is dropped.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     tls_handshake_timeout: f64,
+    /// Serve Prometheus metrics (per-function queues, job outcomes, timings, connections) on
+    /// `GET http://ADDR/metrics`, plain HTTP; port 0 picks a free one, printed as
+    /// `metrics on URL` after the `listening on` line.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 /// `gearmanctl serve`: the embedded server until SIGINT, SIGTERM or an admin `shutdown`.
@@ -192,6 +198,13 @@ async fn serve(args: ServeArgs) -> Result<std::process::ExitCode, String> {
         .map_err(|e| format!("{}: {e}", args.listen))?;
     tracing::info!(addr = %server.local_addr(), "serving");
     println!("listening on {}", server.local_addr());
+    if let Some(addr) = &args.metrics {
+        let bound = server
+            .serve_metrics(addr)
+            .await
+            .map_err(|e| format!("--metrics {addr}: {e}"))?;
+        println!("metrics on http://{bound}/metrics");
+    }
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
