@@ -2,6 +2,7 @@
 //! plain TcpStream; per-function gauges, outcome counters, histogram counts, connection and
 //! byte counters, the store hook, and the responder's refusals.
 
+#![cfg(feature = "metrics")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
