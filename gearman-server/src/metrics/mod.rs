@@ -19,8 +19,8 @@
 //! | `gearman_connections_open` | gauge | connections being served |
 //! | `gearman_connections_accepted_total` | counter | connections accepted (those closed at the connection limit included) |
 //! | `gearman_connections_rejected_total` | counter | connections closed at once: the connection limit was reached |
-//! | `gearman_bytes_read_total` | counter | bytes read from connections (after TLS) |
-//! | `gearman_bytes_written_total` | counter | bytes written to connections (before TLS) |
+//! | `gearman_bytes_read_total` | counter | bytes read from connections (the plaintext, inside TLS) |
+//! | `gearman_bytes_written_total` | counter | bytes written to connections (the plaintext, inside TLS) |
 //! | `gearman_store_commit_seconds` | histogram | commit latency of the durable job store, fed by [`ServerMetrics::observe_store_commit`] |
 //!
 //! Durations are measured on the core's clock, which the server advances once per round of
@@ -165,13 +165,13 @@ impl ServerMetrics {
         let read = Counter::default();
         registry.register(
             "bytes_read",
-            "Bytes read from connections (after TLS)",
+            "Bytes read from connections (the plaintext, inside TLS)",
             read.clone(),
         );
         let written = Counter::default();
         registry.register(
             "bytes_written",
-            "Bytes written to connections (before TLS)",
+            "Bytes written to connections (the plaintext, inside TLS)",
             written.clone(),
         );
         let store_commit = Histogram::new(STORE_BUCKETS);
