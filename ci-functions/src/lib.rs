@@ -22,6 +22,6 @@ pub use payload::{
     BuildResult, PayloadError,
 };
 pub use policy::{functions_for, NodeInfo, NodeMode, ProjectInfo};
-pub use runner::{ConfigureWorker, Runner, RunnerError};
+pub use runner::{ConfigureWorker, ExecutorCounts, Runner, RunnerError, RunnerObserver};
 
 pub use gearman_proto as proto;

@@ -24,6 +24,10 @@ pub(crate) struct CiArgs {
     /// Only check the configured servers (ECHO and admin `version`) and exit.
     #[arg(long)]
     check: bool,
+    /// Serve Prometheus metrics (builds by result, executors busy and idle, registrations) on
+    /// `GET http://ADDR/metrics`; port 0 picks a free one, printed as `metrics on URL`.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -422,9 +426,24 @@ pub(crate) async fn run(args: CiArgs) -> Result<ExitCode, String> {
         Some(tls) => b.tls(tls.clone()),
         None => b,
     });
-    let runner = Runner::start_with(host.clone(), servers, configure)
-        .await
-        .map_err(|e| e.to_string())?;
+    let runner = match &args.metrics {
+        Some(addr) => {
+            let listener = crate::metrics::bind(addr).await?;
+            let metrics = Arc::new(crate::metrics::CiMetrics::new());
+            let runner = Runner::start_observed(host.clone(), servers, configure, metrics.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            let runner = Arc::new(runner);
+            let bound = crate::metrics::serve(listener, metrics, runner.clone())?;
+            println!("metrics on http://{bound}/metrics");
+            runner
+        }
+        None => Arc::new(
+            Runner::start_with(host.clone(), servers, configure)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+    };
     tracing::info!(config = %args.config.display(), "ci host running");
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;

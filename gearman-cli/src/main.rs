@@ -5,6 +5,7 @@ mod bench;
 mod bench_stats;
 mod ci;
 mod demo;
+mod metrics;
 mod servers;
 mod submit;
 mod tls;
@@ -169,6 +170,11 @@ struct ServeArgs {
         requires = "store"
     )]
     store_sync: gearman_server::store::StoreSync,
+    /// Serve Prometheus metrics (per-function queues, job outcomes, timings, connections) on
+    /// `GET http://ADDR/metrics`, plain HTTP; port 0 picks a free one, printed as
+    /// `metrics on URL` after the `listening on` line.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 /// `gearmanctl serve`: the embedded server until SIGINT, SIGTERM or an admin `shutdown`.
@@ -221,6 +227,13 @@ async fn serve(args: ServeArgs) -> Result<std::process::ExitCode, String> {
     })?;
     tracing::info!(addr = %server.local_addr(), "serving");
     println!("listening on {}", server.local_addr());
+    if let Some(addr) = &args.metrics {
+        let bound = server
+            .serve_metrics(addr)
+            .await
+            .map_err(|e| format!("--metrics {addr}: {e}"))?;
+        println!("metrics on http://{bound}/metrics");
+    }
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;

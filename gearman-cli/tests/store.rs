@@ -135,6 +135,10 @@ async fn five_thousand_acknowledged_jobs_survive_sigkill_none_lost_none_extra() 
     assert_eq!(seen.len(), 5000, "every job ran");
     assert!(seen.values().all(|&n| n == 1), "none ran twice");
     assert!((0..5000).all(|i| seen.contains_key(format!("job-{i}").as_bytes())));
+    // The removals of the jobs that ran were committed, and timed.
+    let (_, text) = common::get(common::metrics_addr(&lines[1]), "/metrics");
+    let commits = common::value(&text, "gearman_store_commit_seconds_count").unwrap_or(0.0);
+    assert!(commits >= 1.0, "store commits timed: {commits}");
     // Jobs that completed left the store: a restart finds none.
     stop(server);
     let (server, addr) = serve(&store);

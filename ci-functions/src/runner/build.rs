@@ -119,10 +119,12 @@ impl<H: CiHost> Task<H> {
         let build = match started {
             None => {
                 info!(%project, node = %self.node, "job lost before the build started: start given up");
+                self.observe(None);
                 self.end().await;
                 return;
             }
             Some(Err(e)) => {
+                self.observe(None);
                 if let Some(tx) = self.started.take() {
                     let _ = tx.send(Err(format!("cannot start {project}: {e}")));
                 }
@@ -131,6 +133,9 @@ impl<H: CiHost> Task<H> {
             }
             Some(Ok(build)) => build,
         };
+        if let Some(o) = &self.shared.observer {
+            o.build_started(&self.node);
+        }
         if !self.offline {
             self.pass = None;
         }
@@ -163,9 +168,17 @@ impl<H: CiHost> Task<H> {
                 finished.await
             }
         };
+        self.observe(Some(result));
         self.end().await;
         if let Some(tx) = self.done.take() {
             let _ = tx.send(Bytes::from(report.complete_payload(result)));
+        }
+    }
+
+    /// Tells the observer, if any, how the build ended.
+    fn observe(&self, result: Option<crate::payload::BuildResult>) {
+        if let Some(o) = &self.shared.observer {
+            o.build_ended(&self.node, result);
         }
     }
 

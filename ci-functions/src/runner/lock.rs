@@ -60,6 +60,11 @@ impl NodeLock {
         self.wake.notify_waiters();
     }
 
+    /// Builds of this node not yet ended.
+    pub(crate) fn builds(&self) -> usize {
+        self.builds.load(Ordering::Relaxed)
+    }
+
     /// Counts a build of this node until the returned guard is dropped (the build ended).
     pub(crate) fn build_slot(self: &Arc<Self>) -> BuildSlot {
         self.builds.fetch_add(1, Ordering::Relaxed);

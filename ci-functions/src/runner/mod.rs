@@ -6,8 +6,10 @@ mod build;
 mod error;
 mod lock;
 mod management;
+mod observer;
 
 pub use error::RunnerError;
+pub use observer::{ExecutorCounts, RunnerObserver};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -48,6 +50,8 @@ struct Shared<H: CiHost> {
     used_up: std::sync::Mutex<HashSet<Label>>,
     /// Set by [`Runner::shutdown`]: refreshes change nothing from then on.
     stopping: std::sync::atomic::AtomicBool,
+    /// Hears of builds and registrations, if any.
+    observer: Option<Arc<dyn RunnerObserver>>,
 }
 
 /// Runs a [`CiHost`]'s builds for Gearman jobs, as the Jenkins gearman plugin did.
@@ -142,13 +146,24 @@ impl<H: CiHost> Shared<H> {
                 retire_all(retired);
             }
             for worker in &entry.executors {
-                if worker.functions() != set {
+                let old = worker.functions();
+                if old != set {
+                    self.observe_registrations(&old, &set);
                     // Every function has the fallback handler: this cannot fail.
                     let _ = worker.set_functions(set.clone());
                 }
             }
         }
         Ok(())
+    }
+
+    /// Tells the observer of a change from `old` to `new` functions.
+    fn observe_registrations(&self, old: &FunctionSet, new: &FunctionSet) {
+        if let Some(o) = &self.observer {
+            let added = new.iter().filter(|(f, _)| !old.contains(f)).count();
+            let removed = old.iter().filter(|(f, _)| !new.contains(f)).count();
+            o.registrations(added, removed);
+        }
     }
 
     /// A single-use build used `node` up: it grabs nothing more until the host has reported it
@@ -214,6 +229,7 @@ impl<H: CiHost> Shared<H> {
                 }
             })
             .spawn()?;
+        self.observe_registrations(&FunctionSet::new(), &functions);
         // Every function has the fallback handler: this cannot fail.
         let _ = worker.set_functions(functions);
         Ok(worker)
@@ -233,6 +249,26 @@ impl<H: CiHost> Runner<H> {
         host: Arc<H>,
         servers: Vec<String>,
         configure: ConfigureWorker,
+    ) -> Result<Self, RunnerError<H::Error>> {
+        Self::start_inner(host, servers, configure, None).await
+    }
+
+    /// [`start_with`](Self::start_with), telling `observer` of every build and registration
+    /// (for metrics).
+    pub async fn start_observed(
+        host: Arc<H>,
+        servers: Vec<String>,
+        configure: ConfigureWorker,
+        observer: Arc<dyn RunnerObserver>,
+    ) -> Result<Self, RunnerError<H::Error>> {
+        Self::start_inner(host, servers, configure, Some(observer)).await
+    }
+
+    async fn start_inner(
+        host: Arc<H>,
+        servers: Vec<String>,
+        configure: ConfigureWorker,
+        observer: Option<Arc<dyn RunnerObserver>>,
     ) -> Result<Self, RunnerError<H::Error>> {
         let manager = host.manager();
         let mut builder = configure(Worker::builder());
@@ -258,6 +294,7 @@ impl<H: CiHost> Runner<H> {
             nodes: Mutex::new(HashMap::new()),
             used_up: std::sync::Mutex::new(HashSet::new()),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            observer,
         });
         shared.refresh().await?;
         let weak = Arc::downgrade(&shared);
@@ -278,6 +315,18 @@ impl<H: CiHost> Runner<H> {
             management,
             watcher,
         })
+    }
+
+    /// The executors of the nodes served now, and how many of them run a build.
+    pub async fn executors(&self) -> ExecutorCounts {
+        let nodes = self.shared.nodes.lock().await;
+        let mut counts = ExecutorCounts::default();
+        for n in nodes.values() {
+            let total = n.executors.len();
+            counts.total += total;
+            counts.busy += n.lock.builds().min(total);
+        }
+        counts
     }
 
     /// Recomputes and re-registers every node's functions now (e.g. on SIGHUP).

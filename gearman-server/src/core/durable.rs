@@ -78,6 +78,8 @@ impl ServerCore {
                     numerator: 0,
                     denominator: 0,
                     retries: 0,
+                    queued_at: 0,
+                    assigned_at: 0,
                     store: Some(Stored {
                         id: stored.id,
                         committed: true,

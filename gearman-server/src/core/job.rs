@@ -30,6 +30,10 @@ pub(crate) struct Job {
     pub(crate) retries: u32,
     /// Its place in the store, if it is stored.
     pub(crate) store: Option<super::durable::Stored>,
+    /// When it was last queued (the core's clock).
+    pub(crate) queued_at: u64,
+    /// When a worker last took it (the core's clock).
+    pub(crate) assigned_at: u64,
 }
 
 fn index(p: Priority) -> usize {

@@ -5,6 +5,7 @@
 
 mod admin;
 mod durable;
+mod events;
 mod job;
 mod stats;
 #[cfg(test)]
@@ -21,6 +22,7 @@ use gearman_proto::{
 };
 
 use durable::Deferred;
+pub use events::{JobEvent, JobOutcome};
 use job::{FnState, Job};
 pub use stats::FunctionStats;
 
@@ -112,6 +114,7 @@ pub struct ServerCore {
     next_store_id: u64,
     /// Stored jobs by their store id.
     by_store_id: HashMap<u64, JobHandle>,
+    events: events::Events,
 }
 
 fn error(code: &'static str, text: &'static str) -> Response {
@@ -432,6 +435,8 @@ impl ServerCore {
             denominator: 0,
             retries: 0,
             store,
+            queued_at: 0,
+            assigned_at: 0,
         };
         if new.foreground {
             self.conn(conn).waiting_on.insert(handle.clone());
@@ -461,6 +466,7 @@ impl ServerCore {
             return;
         }
         self.jobs.insert(handle.clone(), job);
+        self.note_submitted();
         self.send(conn, Response::JobCreated(handle.clone()));
         self.place(&function, new.priority, run_at, handle);
     }
@@ -471,6 +477,7 @@ impl ServerCore {
 
     /// Puts a job at the tail of its priority and wakes the function's sleepers.
     fn enqueue(&mut self, function: &FunctionName, priority: Priority, handle: JobHandle) {
+        self.note_queued(&handle);
         self.fn_state(function).push(priority, handle);
         if !self.ready.contains(function) {
             self.ready.insert(function.clone());
@@ -527,6 +534,7 @@ impl ServerCore {
                 data: job.data.clone(),
             };
             self.fn_state(&function).running += 1;
+            self.note_assigned(&handle);
             let timeout = self.conn(conn).timeouts.get(&function).copied();
             if let Some(t) = timeout {
                 let at = self.now.saturating_add(t);
@@ -599,6 +607,7 @@ impl ServerCore {
             self.send(w, res);
         }
         if update.is_terminal() {
+            self.note_ended(&handle, events::outcome_of(&update));
             self.forget(&handle);
         }
     }
@@ -663,6 +672,11 @@ impl ServerCore {
     /// A running job goes back to its queue (worker lost, CANT_DO, CAN_DO_TIMEOUT), or fails
     /// once the retry cap is reached.
     fn requeue(&mut self, handle: &JobHandle) {
+        self.requeue_for(handle, JobOutcome::Requeued);
+    }
+
+    /// [`requeue`](Self::requeue), counted as `why`.
+    fn requeue_for(&mut self, handle: &JobHandle, why: JobOutcome) {
         let Some(job) = self.jobs.get_mut(handle) else {
             return;
         };
@@ -681,7 +695,9 @@ impl ServerCore {
         if let Some(c) = self.conns.get_mut(&worker) {
             c.held.remove(handle);
         }
+        self.note_ended(handle, why);
         if self.config.max_retries.is_some_and(|max| retries >= max) {
+            self.note_ended(handle, JobOutcome::RetriesExhausted);
             self.fail(handle);
             return;
         }

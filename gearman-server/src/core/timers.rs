@@ -31,7 +31,7 @@ impl ServerCore {
             if let Some(job) = self.jobs.get_mut(&handle) {
                 job.deadline = None;
             }
-            self.requeue(&handle);
+            self.requeue_for(&handle, super::JobOutcome::TimedOut);
         }
     }
 

@@ -19,11 +19,13 @@ use crate::inbound::{classify, Inbound};
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The limits one connection enforces.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Limits {
     pub(crate) max_packet: u32,
     pub(crate) max_output: usize,
     pub(crate) admin_shutdown: bool,
+    /// What the connection counts for the metrics.
+    pub(crate) meter: super::meter::Meter,
 }
 
 /// Serves one connection, read from `rd` and written to `wr` (the halves of a TCP or a TLS
@@ -40,7 +42,9 @@ pub(crate) async fn serve<R, W>(
     R: ReadSome,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (output, writer, mut kill) = Output::new(limits.max_output, wr, probe);
+    let _open = limits.meter.open();
+    let (output, writer, mut kill) =
+        Output::new(limits.max_output, wr, probe, limits.meter.clone());
     let writer = tokio::spawn(writer);
     let (id_tx, id_rx) = oneshot::channel();
     if core.send(ToCore::Open(peer, output, id_tx)).await.is_err() {
@@ -57,7 +61,7 @@ pub(crate) async fn serve<R, W>(
             read = rd.read_some(&mut buf) => match read {
                 Ok(0) => break 'conn "closed by peer",
                 Err(_) => break 'conn "read error",
-                Ok(_) => {}
+                Ok(n) => limits.meter.read(n),
             },
             () = super::reached(&mut phase, |p| p == Phase::Stopped) => break 'conn "server stopped",
             () = killed(&mut kill) => break 'conn "dropped by the server",

@@ -64,6 +64,7 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<ToCore>,
     phase: watch::Sender<Phase>,
     mut unbound: oneshot::Receiver<()>,
+    meter: super::meter::Meter,
 ) {
     let mut d = Driver {
         core,
@@ -91,6 +92,7 @@ pub(crate) async fn run(
                     took_us = done.took.as_micros(),
                     "store commit"
                 );
+                meter.store_commit(done.took);
                 d.core.store_done(&done.added, done.ok);
                 None
             }
@@ -107,6 +109,7 @@ pub(crate) async fn run(
         }
         d.flush();
         d.store_writes();
+        meter.take_events(&mut d.core);
         match stop {
             Some(false) => {
                 // The listener closes first, so no connection is accepted after the others

@@ -5,6 +5,9 @@
 mod conn;
 mod driver;
 mod guard;
+mod meter;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod output;
 mod store_task;
 mod tcp;
@@ -75,6 +78,8 @@ pub struct Server {
     tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
     #[cfg(feature = "tls")]
     refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    meter: meter::Meter,
 }
 
 impl Drop for Server {
@@ -155,7 +160,16 @@ impl Server {
         let (to_core, from_conns) = mpsc::channel(8192);
         let (phase_tx, phase) = watch::channel(Phase::Running);
         let (unbound_tx, unbound_rx) = oneshot::channel();
-        let core = tokio::spawn(driver::run(core, store, from_conns, phase_tx, unbound_rx));
+        let meter = meter::Meter::default();
+        meter.start(&mut core);
+        let core = tokio::spawn(driver::run(
+            core,
+            store,
+            from_conns,
+            phase_tx,
+            unbound_rx,
+            meter.clone(),
+        ));
         let accept = tokio::spawn(accept(
             listener,
             to_core.clone(),
@@ -166,6 +180,7 @@ impl Server {
             #[cfg(feature = "tls")]
             refusals.clone(),
             unbound_tx,
+            meter.clone(),
         ));
         info!(%addr, "gearman-server listening");
         Ok(Self {
@@ -178,6 +193,7 @@ impl Server {
             tls,
             #[cfg(feature = "tls")]
             refusals,
+            meter,
         })
     }
 
@@ -250,6 +266,9 @@ pub(crate) async fn reached(phase: &mut watch::Receiver<Phase>, done: impl Fn(Ph
 
 /// Accepts until the server stops running, closes the listener (and says so on `unbound`),
 /// then waits for its connections to end.
+// The TLS acceptor and refusal count exist with the feature `tls` only; bundling them with
+// the rest would only move the list elsewhere.
+#[allow(clippy::too_many_arguments)]
 async fn accept(
     listener: TcpListener,
     to_core: mpsc::Sender<ToCore>,
@@ -258,6 +277,7 @@ async fn accept(
     #[cfg(feature = "tls")] tls: Option<std::sync::Arc<crate::tls::Acceptor>>,
     #[cfg(feature = "tls")] refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
     unbound: oneshot::Sender<()>,
+    meter: meter::Meter,
 ) {
     let mut conns = JoinSet::new();
     #[cfg(feature = "tls")]
@@ -268,13 +288,16 @@ async fn accept(
         max_packet: config.max_packet,
         max_output: config.max_output,
         admin_shutdown: config.admin_shutdown,
+        meter,
     };
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    limits.meter.accepted();
                     while conns.try_join_next().is_some() {}
                     if conns.len() >= config.max_connections {
+                        limits.meter.rejected();
                         warn!(%peer, max = config.max_connections, "connection limit: closing");
                         continue;
                     }
@@ -284,6 +307,7 @@ async fn accept(
                         let (acceptor, bound) = (tls.current(), tls.settings.handshake_timeout);
                         let (to_core, phase) = (to_core.clone(), conn_phase.clone());
                         let (acl, refusals) = (acl.clone(), refusals.clone());
+                        let limits = limits.clone();
                         let mut stop = conn_phase.clone();
                         conns.spawn(async move {
                             let shake = tokio::select! {
@@ -325,7 +349,7 @@ async fn accept(
                     #[cfg(not(feature = "tls"))]
                     let guard = None;
                     let (rd, wr, probe) = tcp::share(stream);
-                    conns.spawn(conn::serve((rd, wr), Some(probe), peer, to_core.clone(), conn_phase.clone(), limits, guard));
+                    conns.spawn(conn::serve((rd, wr), Some(probe), peer, to_core.clone(), conn_phase.clone(), limits.clone(), guard));
                 }
                 // Out of descriptors, say: wait a moment rather than spin, and say so once
                 // per interval rather than every time.

@@ -7,6 +7,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
+use super::meter::Meter;
+
 /// What each queued response costs beyond its bytes.
 const OVERHEAD: usize = 64;
 /// Responses are gathered into writes of about this size.
@@ -38,11 +40,12 @@ impl Output {
         max: usize,
         wr: W,
         probe: Option<super::tcp::Probe>,
+        meter: Meter,
     ) -> (Self, impl std::future::Future<Output = ()>, Killed) {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let (kill, killed) = watch::channel(false);
-        let writer = write(rx, wr, pending.clone(), killed.clone());
+        let writer = write(rx, wr, pending.clone(), killed.clone(), meter);
         (
             Self {
                 tx,
@@ -88,9 +91,10 @@ async fn write<W: AsyncWrite + Unpin>(
     wr: W,
     pending: Arc<AtomicUsize>,
     mut kill: Killed,
+    meter: Meter,
 ) {
     tokio::select! {
-        () = drain(rx, wr, pending) => {}
+        () = drain(rx, wr, pending, meter) => {}
         () = killed(&mut kill) => {}
     }
 }
@@ -99,11 +103,13 @@ async fn drain<W: AsyncWrite + Unpin>(
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     mut wr: W,
     pending: Arc<AtomicUsize>,
+    meter: Meter,
 ) {
     let mut batch = BytesMut::new();
     while let Some(first) = rx.recv().await {
         let mut cost = first.len() + OVERHEAD;
         let result = if first.len() >= WRITE_BATCH {
+            meter.written(first.len());
             wr.write_all(&first).await
         } else {
             batch.clear();
@@ -113,6 +119,7 @@ async fn drain<W: AsyncWrite + Unpin>(
                 cost += next.len() + OVERHEAD;
                 batch.extend_from_slice(&next);
             }
+            meter.written(batch.len());
             wr.write_all(&batch).await
         };
         // A TLS stream may hold the last record until flushed (a no-op on TCP).

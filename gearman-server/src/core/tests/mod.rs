@@ -334,6 +334,7 @@ fn grab_all_carries_the_reducer() {
     assert_eq!(a.reducer, Some(f("reduce")));
 }
 
+mod events;
 mod grabs;
 mod limits;
 mod store;
