@@ -125,11 +125,33 @@ async fn five_thousand_acknowledged_jobs_survive_sigkill_none_lost_none_extra() 
     drop(client);
     crash(server);
 
-    let (server, addr) = serve(&store);
+    // Restarted with metrics: the scrape shows the queue too.
+    let (server, lines) = common::start(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    let addr: SocketAddr = lines[0]
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(
         queued(addr, "durable").await,
         5000,
         "all acknowledged jobs queued again"
+    );
+    common::scrape_until(
+        common::metrics_addr(&lines[1]),
+        &[("gearman_function_queued{function=\"durable\"}", 5000.0)],
+        WAIT,
     );
     let seen = drain(addr, "durable", 5000).await;
     assert_eq!(seen.len(), 5000, "every job ran");
