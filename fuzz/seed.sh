@@ -62,7 +62,9 @@ for name, data in vectors.items():
         continue
     worker = req([b'f'], 1) + req([], 4)
     ops = server_ops(0, worker) + server_ops(1, data) + bytes([4, 20]) + server_ops(0, req([], 30))
-    (out / 'server' / name).write_bytes(ops)
+    # The first byte picks the store: off, and on with its writes finishing (6 0) at the end.
+    (out / 'server' / name).write_bytes(bytes([0]) + ops)
+    (out / 'server' / f'{name}-stored').write_bytes(bytes([1]) + ops + bytes([6, 0]) + server_ops(0, req([], 30)))
 for i, f in enumerate(sorted((root / 'testdata/admin').glob('*.reply'))):
     (out / 'admin' / f.stem).write_bytes(bytes([i]) + f.read_bytes())
 # label_expr: one atom-picking byte, then an expression (the plugin's and ci-plugin.md's shapes).

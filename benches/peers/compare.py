@@ -151,68 +151,51 @@ def median(xs):
     return statistics.median(xs)
 
 
-def servers(bins, jobs, runs):
+def one_run(bins, jobs, mode, server_kind, client_kind, worker_kind, measured):
+    """One fresh server, 2 workers and a client; (jobs/s, CPU seconds of the measured side)."""
+    server = Server(server_kind, bins)
+    procs = spawn_workers(worker_kind, bins, server.port, "cmp")
+    before = server.cpu()
+    rate, client_cpu = run_client(client_kind, bins, server.port, "cmp", mode, jobs)
+    queue_empty(server.port, "cmp")
+    server_cpu = server.cpu() - before
+    worker_cpu = reap(procs)
+    server.stop()
+    return rate, {"server": server_cpu, "client": client_cpu, "workers": worker_cpu}[measured]
+
+
+def matrix(what, programs, modes, bins, jobs, runs):
+    """Each program (label, server, client and worker kinds) in each mode, medians of runs."""
     rows = {}
-    for label, kind in [("gearmand (before)", "gearmand"), ("gearman-server", "ours"),
-                        ("gearmand (after)", "gearmand")]:
-        for mode in MODES:
-            rates, cpus = [], []
-            for _ in range(runs):
-                server = Server(kind, bins)
-                workers = spawn_workers("c", bins, server.port, "cmp")
-                before = server.cpu()
-                rate, _ = run_client("c", bins, server.port, "cmp", mode, jobs)
-                queue_empty(server.port, "cmp")
-                after = server.cpu()
-                reap(workers)
-                server.stop()
-                rates.append(rate)
-                cpus.append((after - before) / jobs * 1e6)
-            rows[(label, mode)] = (median(rates), median(cpus))
-            print(f"  server {label:18} {mode:5} {rows[(label, mode)][0]:9.0f} jobs/s "
-                  f"{rows[(label, mode)][1]:6.1f} us/job", file=sys.stderr)
+    for label, server_kind, client_kind, worker_kind in programs:
+        for mode in modes:
+            results = [one_run(bins, jobs, mode, server_kind, client_kind, worker_kind, what)
+                       for _ in range(runs)]
+            rate = median([r for r, _ in results])
+            cpu = median([c / jobs * 1e6 for _, c in results])
+            rows[(label, mode)] = (rate, cpu)
+            print(f"  {what} {label:34} {mode:5} {rate:9.0f} jobs/s {cpu:6.1f} us/job",
+                  file=sys.stderr)
     return rows
+
+
+def servers(bins, jobs, runs):
+    return matrix("server", [("gearmand (before)", "gearmand", "c", "c"),
+                             ("gearman-server", "ours", "c", "c"),
+                             ("gearmand (after)", "gearmand", "c", "c")], MODES, bins, jobs, runs)
 
 
 def clients(bins, jobs, runs):
-    rows = {}
-    for label, kind in [("libgearman gm_client", "c"), ("gearmanctl bench (multi-thread)", "rust"),
-                        ("gearmanctl bench --current-thread", "rust-current-thread")]:
-        for mode in MODES:
-            rates, cpus = [], []
-            for _ in range(runs):
-                server = Server("gearmand", bins)
-                workers = spawn_workers("c", bins, server.port, "cmp")
-                rate, cpu = run_client(kind, bins, server.port, "cmp", mode, jobs)
-                queue_empty(server.port, "cmp")
-                reap(workers)
-                server.stop()
-                rates.append(rate)
-                cpus.append(cpu / jobs * 1e6)
-            rows[(label, mode)] = (median(rates), median(cpus))
-            print(f"  client {label:34} {mode:5} {rows[(label, mode)][0]:9.0f} jobs/s "
-                  f"{rows[(label, mode)][1]:6.1f} us/job", file=sys.stderr)
-    return rows
+    return matrix("client", [("libgearman gm_client", "gearmand", "c", "c"),
+                             ("gearmanctl bench (multi-thread)", "gearmand", "rust", "c"),
+                             ("gearmanctl bench --current-thread", "gearmand",
+                              "rust-current-thread", "c")], MODES, bins, jobs, runs)
 
 
 def workers(bins, jobs, runs):
-    rows = {}
-    for label, kind in [("2 x libgearman gm_worker", "c"), ("2 x gearman-worker echo_worker", "rust")]:
-        for mode in ["seq", "pipe"]:
-            rates, cpus = [], []
-            for _ in range(runs):
-                server = Server("gearmand", bins)
-                procs = spawn_workers(kind, bins, server.port, "cmp")
-                rate, _ = run_client("c", bins, server.port, "cmp", mode, jobs)
-                queue_empty(server.port, "cmp")
-                cpu = reap(procs)
-                server.stop()
-                rates.append(rate)
-                cpus.append(cpu / jobs * 1e6)
-            rows[(label, mode)] = (median(rates), median(cpus))
-            print(f"  worker {label:32} {mode:5} {rows[(label, mode)][0]:9.0f} jobs/s "
-                  f"{rows[(label, mode)][1]:6.1f} us/job", file=sys.stderr)
-    return rows
+    return matrix("workers", [("2 x libgearman gm_worker", "gearmand", "c", "c"),
+                              ("2 x gearman-worker echo_worker", "gearmand", "c", "rust")],
+                  ["seq", "pipe"], bins, jobs, runs)
 
 
 def table(title, rows, base_label, modes):

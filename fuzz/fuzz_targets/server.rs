@@ -3,8 +3,10 @@
 //! connections that drop: no panic, every response encodable, no connection buffering past the
 //! cap however large a header claims, and the core's indexes consistent after every step.
 //!
-//! Input: a sequence of ops. `0..=3 L bytes...`: connection k receives L bytes. `4 n`: the
-//! clock moves n x 100 ms. `5 k`: connection k drops and a new one takes its place.
+//! Input: a first byte whose low bit turns the job store on, then a sequence of ops.
+//! `0..=3 L bytes...`: connection k receives L bytes. `4 n`: the clock moves n x 100 ms.
+//! `5 k`: connection k drops and a new one takes its place. `6 b`: the store finishes its
+//! oldest write, successfully when b is even (with the store on; nothing otherwise).
 #![no_main]
 
 use bytes::BytesMut;
@@ -38,11 +40,16 @@ fuzz_target!(|data: &[u8]| {
             buf: BytesMut::new(),
         })
         .collect();
-    let mut input = data;
+    let Some((&mode, mut input)) = data.split_first() else { return };
+    // The store's writes not yet finished, oldest first.
+    let mut writes: std::collections::VecDeque<Vec<u64>> = std::collections::VecDeque::new();
+    if mode & 1 == 1 {
+        core.enable_store(Vec::new());
+    }
     let mut out = BytesMut::new();
     while let Some((&op, rest)) = input.split_first() {
         input = rest;
-        match op % 6 {
+        match op % 7 {
             k @ 0..=3 => {
                 let Some((&len, rest)) = input.split_first() else { break };
                 let take = usize::from(len).min(rest.len());
@@ -85,6 +92,13 @@ fuzz_target!(|data: &[u8]| {
                 now += u64::from(n) * 100;
                 core.advance(now);
             }
+            6 => {
+                let Some((&b, rest)) = input.split_first() else { break };
+                input = rest;
+                if let Some(added) = writes.pop_front() {
+                    core.store_done(&added, b % 2 == 0);
+                }
+            }
             _ => {
                 let Some((&k, rest)) = input.split_first() else { break };
                 input = rest;
@@ -93,6 +107,17 @@ fuzz_target!(|data: &[u8]| {
                 conn.id = core.connect();
                 conn.buf.clear();
             }
+        }
+        let ops = core.take_store_ops();
+        if !ops.is_empty() {
+            writes.push_back(
+                ops.iter()
+                    .filter_map(|op| match op {
+                        gearman_server::store::StoreOp::Add(job) => Some(job.id),
+                        gearman_server::store::StoreOp::Remove(_) => None,
+                    })
+                    .collect(),
+            );
         }
         while let Some((_, res)) = core.poll_output() {
             out.clear();

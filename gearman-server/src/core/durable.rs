@@ -53,11 +53,7 @@ impl ServerCore {
                 .then(|| (stored.function.clone(), stored.unique.clone()))
                 .filter(|k| !self.by_unique.contains_key(k));
             if let Some(k) = key {
-                self.by_unique_only
-                    .entry(k.1.clone())
-                    .or_default()
-                    .push(handle.clone());
-                self.by_unique.insert(k, handle.clone());
+                self.index_unique(k, &handle);
             }
             let run_at = stored.run_at.filter(|&t| t > self.now);
             let function = stored.function.clone();

@@ -442,11 +442,7 @@ impl ServerCore {
             self.conn(conn).waiting_on.insert(handle.clone());
         }
         if let Some(k) = key {
-            self.by_unique_only
-                .entry(k.1.clone())
-                .or_default()
-                .push(handle.clone());
-            self.by_unique.insert(k, handle.clone());
+            self.index_unique(k, &handle);
         }
         if let Some(stored) = &job.store {
             let id = stored.id;
@@ -469,6 +465,15 @@ impl ServerCore {
         self.note_submitted();
         self.send(conn, Response::JobCreated(handle.clone()));
         self.place(&function, new.priority, run_at, handle);
+    }
+
+    /// Indexes a job by (function, unique) and by unique alone.
+    fn index_unique(&mut self, key: (FunctionName, UniqueId), handle: &JobHandle) {
+        self.by_unique_only
+            .entry(key.1.clone())
+            .or_default()
+            .push(handle.clone());
+        self.by_unique.insert(key, handle.clone());
     }
 
     fn fn_state(&mut self, f: &FunctionName) -> &mut FnState {
