@@ -459,6 +459,7 @@ impl ServerCore {
             self.conn(conn).backlog.push_back(Deferred::Ack(id));
             self.fn_state(&function);
             self.jobs.insert(handle, job);
+            self.note_submitted();
             return;
         }
         self.jobs.insert(handle.clone(), job);

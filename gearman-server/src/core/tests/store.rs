@@ -176,3 +176,21 @@ fn a_grab_drops_a_foreground_job_whose_clients_are_gone_before_their_close_arriv
     s.disconnect(a);
     s.check_consistency().unwrap();
 }
+
+#[test]
+fn a_stored_submission_counts_as_submitted_and_its_queue_wait_starts_when_stored() {
+    let mut s = ServerCore::default();
+    s.enable_store(Vec::new());
+    s.record_events(true);
+    s.advance(1_000);
+    let (c, w) = (s.connect(), s.connect());
+    s.handle(w, Request::CanDo(f("m")));
+    s.handle(c, submit("m", "", "x", Priority::Normal, true));
+    assert_eq!(s.take_events(), vec![JobEvent::Submitted]);
+    s.advance(1_500);
+    let ops = s.take_store_ops();
+    s.store_done(&added(&ops), true);
+    s.advance(1_700);
+    let _ = assigned(&mut s, w);
+    assert_eq!(s.take_events(), vec![JobEvent::Assigned { waited_ms: 200 }]);
+}
