@@ -11,7 +11,7 @@ mod metrics;
 mod output;
 mod store_task;
 mod tcp;
-mod throttle;
+pub(crate) mod throttle;
 
 use std::net::SocketAddr;
 

@@ -38,6 +38,7 @@ where
 {
     let render = Arc::new(render);
     let mut conns = JoinSet::new();
+    let mut accept_errors = crate::listener::throttle::Throttle::default();
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -54,7 +55,9 @@ where
                 });
             }
             Err(e) => {
-                warn!(error = %e, "metrics: accept failed");
+                if let Some(unlogged) = accept_errors.hit(std::time::Instant::now()) {
+                    warn!(error = %e, unlogged, "metrics: accept failed (logged at most once per 10 s)");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
