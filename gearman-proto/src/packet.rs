@@ -15,6 +15,7 @@ pub(crate) struct Separators {
 
 /// Checks that `body` has the field shape of `ty` and records its separators. Types outside the
 /// table pass unchecked, with none.
+#[inline]
 pub(crate) fn check_shape(ty: PacketType, body: &[u8]) -> Result<Separators, DecodeError> {
     let mut seps = Separators::default();
     let Some(shape) = ty.shape() else {
@@ -29,22 +30,22 @@ pub(crate) fn check_shape(ty: PacketType, body: &[u8]) -> Result<Separators, Dec
             len: u32::try_from(body.len()).unwrap_or(u32::MAX),
         });
     }
-    let needed = usize::from(shape.arity) - 1;
-    for (slot, at) in seps
-        .at
-        .iter_mut()
-        .zip(memchr::memchr_iter(0, body).take(needed))
-    {
+    // At most 7 separators (the table's largest arity is 8): one short search each, from the
+    // byte after the previous one.
+    let needed = (usize::from(shape.arity) - 1).min(seps.at.len());
+    let mut from = 0usize;
+    while usize::from(seps.count) < needed {
+        let Some(i) = body.get(from..).and_then(|rest| memchr::memchr(0, rest)) else {
+            return Err(DecodeError::Arity {
+                ty,
+                expected: shape.arity,
+                got: seps.count + 1,
+            });
+        };
         // The payload fits a u32: its size came from one.
-        *slot = u32::try_from(at).unwrap_or(u32::MAX);
+        seps.at[usize::from(seps.count)] = u32::try_from(from + i).unwrap_or(u32::MAX);
         seps.count += 1;
-    }
-    if usize::from(seps.count) < needed {
-        return Err(DecodeError::Arity {
-            ty,
-            expected: shape.arity,
-            got: seps.count + 1,
-        });
+        from += i + 1;
     }
     Ok(seps)
 }
@@ -252,24 +253,25 @@ impl Packet {
 
     /// Like [`split`](Self::split), consuming the packet: the separators found when the shape
     /// was checked are reused, and the last field keeps the payload's own handle.
+    #[inline]
     pub fn into_split<const N: usize>(self) -> [Bytes; N] {
+        let mut out = [const { Bytes::new() }; N];
+        let Some(last) = N.checked_sub(1) else {
+            return out;
+        };
+        let count = usize::from(self.seps.count).min(last);
         let mut rest = self.body;
         let mut base = 0usize;
-        let mut seps = self.seps.at[..usize::from(self.seps.count)].iter();
-        std::array::from_fn(|i| {
-            if i + 1 == N {
-                return std::mem::take(&mut rest);
-            }
-            match seps.next() {
-                Some(&at) => {
-                    let field = rest.split_to(at as usize - base);
-                    rest.advance(1);
-                    base = at as usize + 1;
-                    field
-                }
-                None => std::mem::take(&mut rest),
-            }
-        })
+        for (slot, &at) in out.iter_mut().zip(&self.seps.at[..count]) {
+            let at = at as usize;
+            // Separators were found in this payload, in increasing order: both cuts are in
+            // range.
+            *slot = rest.split_to(at - base);
+            rest.advance(1);
+            base = at + 1;
+        }
+        out[count] = rest;
+        out
     }
 
     /// Appends the packet to `buf`.
