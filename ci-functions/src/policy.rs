@@ -112,7 +112,7 @@ impl<'a> NodeAtoms<'a> {
 
     fn has(&self, atom: &str) -> bool {
         // A handful of atoms: a linear scan beats hashing and binary search.
-        self.0.iter().any(|a| *a == atom)
+        self.0.contains(&atom)
     }
 }
 
