@@ -303,6 +303,38 @@ impl Packet {
         out
     }
 
+    /// Where field `k` of `n` starts and ends (the last runs to the end of the payload), as
+    /// [`into_split`](Self::into_split) would cut them: for checking fields before cutting.
+    #[inline]
+    pub(crate) fn bounds(&self, k: usize, n: usize) -> (usize, usize) {
+        let count = usize::from(self.seps.count).min(n.saturating_sub(1));
+        let start = match k.checked_sub(1) {
+            None => 0,
+            Some(prev) if prev < count => self.seps.at[prev] as usize + 1,
+            Some(_) => self.body.len(),
+        };
+        let end = if k < count {
+            self.seps.at[k] as usize
+        } else {
+            self.body.len()
+        };
+        (start, end.max(start))
+    }
+
+    /// The field within `bounds` as a slice of the payload (no copy).
+    #[inline]
+    pub(crate) fn cut(&self, (start, end): (usize, usize)) -> Bytes {
+        self.body.slice(start..end)
+    }
+
+    /// The payload from `start` on, keeping the payload's own handle.
+    #[inline]
+    pub(crate) fn into_tail(self, start: usize) -> Bytes {
+        let mut body = self.body;
+        body.advance(start);
+        body
+    }
+
     /// Appends the packet to `buf`.
     pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
         self.as_ref().encode(buf)
