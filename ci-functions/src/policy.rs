@@ -72,8 +72,7 @@ pub fn functions_for(node: &NodeInfo, projects: &[ProjectInfo]) -> BTreeSet<Func
     for p in projects {
         contribute(node, &atoms, p, &mut scratch, &mut out);
     }
-    // Sorted once here; `collect` then builds the tree in bulk from the sorted run.
-    out.sort_unstable();
+    // `collect` sorts (one pass over what is already in order) and builds the tree in bulk.
     out.into_iter().collect()
 }
 
@@ -111,8 +110,12 @@ impl<'a> NodeAtoms<'a> {
     }
 
     fn has(&self, atom: &str) -> bool {
-        // A handful of atoms: a linear scan beats hashing and binary search.
-        self.0.contains(&atom)
+        // A handful of atoms: a linear scan beats hashing and binary search. Labels often share
+        // a length ("trusty", "xenial"): the first byte is compared before the whole string.
+        let first = atom.as_bytes().first();
+        self.0
+            .iter()
+            .any(|a| a.len() == atom.len() && a.as_bytes().first() == first && *a == atom)
     }
 }
 
