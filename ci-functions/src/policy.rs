@@ -229,16 +229,16 @@ enum Rule {
 pub struct ProjectIndex {
     /// Every atom of every expression.
     atoms: HashMap<Box<str>, u32>,
-    /// The atoms by number.
-    atom_names: Vec<Box<str>>,
+    /// The atoms by number, as labels (`None` for an atom no node can carry, such as one with a
+    /// space: it names no function).
+    atom_labels: Vec<Option<Label>>,
     programs: Vec<Program>,
     program_ids: HashMap<Expr, u32>,
     /// In the order given.
     entries: Vec<Entry>,
-    /// Entry indices in project-name order, so that node sets come out almost sorted.
+    /// Entry indices in project-name order, so that node sets come out almost sorted, and the
+    /// entries of one name are found by binary search.
     order: Vec<u32>,
-    /// How many entries carry each project name (normally one).
-    name_counts: HashMap<ProjectName, u32>,
 }
 
 impl ProjectIndex {
@@ -249,7 +249,6 @@ impl ProjectIndex {
         index.entries.reserve(projects.len());
         for p in projects {
             let entry = index.entry(p);
-            *index.name_counts.entry(p.name.clone()).or_default() += 1;
             index.entries.push(entry);
         }
         index.sort_order();
@@ -327,14 +326,14 @@ impl ProjectIndex {
         let after = functions_for_project(node, project);
         let mut delta = FunctionDelta::between(&before, &after);
         let old_name = &self.entries[i].name;
-        let count = |name: &ProjectName| self.name_counts.get(name).copied().unwrap_or(0);
+        let count = |name: &ProjectName| self.named(name).len();
         // Only projects named like number `i` spell the names it drops, and only projects named
         // like `project` those it adds: they matter only when such others exist.
         if count(old_name) > 1 {
             let others = self.others_named(node, i, old_name);
             delta.removed.retain(|f| others.binary_search(f).is_err());
         }
-        let same = u32::from(project.name == *old_name);
+        let same = usize::from(project.name == *old_name);
         if count(&project.name) > same {
             let others = self.others_named(node, i, &project.name);
             delta.added.retain(|f| others.binary_search(f).is_err());
@@ -350,8 +349,6 @@ impl ProjectIndex {
         let entry = self.entry(project);
         let old = std::mem::replace(&mut self.entries[i], entry);
         if old.name != project.name {
-            self.forget_name(&old.name);
-            *self.name_counts.entry(project.name.clone()).or_default() += 1;
             self.sort_order();
         }
     }
@@ -359,24 +356,25 @@ impl ProjectIndex {
     /// Adds a project after the others (its number is the old [`len`](Self::len)).
     pub fn push(&mut self, project: &ProjectInfo) {
         let entry = self.entry(project);
-        *self.name_counts.entry(project.name.clone()).or_default() += 1;
         self.entries.push(entry);
         self.sort_order();
     }
 
-    fn forget_name(&mut self, name: &ProjectName) {
-        if let Some(n) = self.name_counts.get_mut(name) {
-            *n -= 1;
-            if *n == 0 {
-                self.name_counts.remove(name);
-            }
-        }
+    /// The numbers of the projects named `name`.
+    fn named(&self, name: &ProjectName) -> &[u32] {
+        let name_of = |i: &u32| &self.entries[*i as usize].name;
+        let start = self.order.partition_point(|i| name_of(i) < name);
+        let len = self.order[start..].partition_point(|i| name_of(i) == name);
+        &self.order[start..start + len]
     }
 
     /// What the projects other than number `i` named `name` add on `node`, sorted.
     fn others_named(&self, node: &NodeInfo, i: usize, name: &ProjectName) -> Vec<FunctionName> {
-        let mut out: Vec<FunctionName> = (0..self.entries.len())
-            .filter(|&j| j != i && self.entries[j].name == *name)
+        let mut out: Vec<FunctionName> = self
+            .named(name)
+            .iter()
+            .map(|&j| j as usize)
+            .filter(|&j| j != i)
             .flat_map(|j| self.project_functions(node, j))
             .collect();
         out.sort_unstable();
@@ -396,7 +394,7 @@ impl ProjectIndex {
 
     /// Which interned atoms `node` has.
     fn node_atoms(&self, node: &NodeInfo) -> Vec<bool> {
-        let mut has = vec![false; self.atom_names.len()];
+        let mut has = vec![false; self.atom_labels.len()];
         for label in node.labels.iter().chain(std::iter::once(&node.name)) {
             if let Some(&id) = self.atoms.get(label.as_str()) {
                 has[id as usize] = true;
@@ -461,14 +459,10 @@ impl ProjectIndex {
                 let on = self.programs[program as usize]
                     .atoms
                     .iter()
-                    .map(|&a| {
-                        let atom = &self.atom_names[a as usize];
-                        // Only atoms that are valid labels can be a node's: the others get a
-                        // placeholder that is never used (no node has them).
-                        match Label::new(&**atom) {
-                            Ok(label) => naming::build_on(&project.name, &label),
-                            Err(_) => build.clone(),
-                        }
+                    .map(|&a| match &self.atom_labels[a as usize] {
+                        Some(label) => naming::build_on(&project.name, label),
+                        // No node has this atom: a placeholder, never used.
+                        None => build.clone(),
                     })
                     .collect();
                 Rule::Labelled { program, on }
@@ -528,8 +522,8 @@ impl ProjectIndex {
         if let Some(&id) = self.atoms.get(atom) {
             return id;
         }
-        let id = u32::try_from(self.atom_names.len()).unwrap_or(u32::MAX);
-        self.atom_names.push(atom.into());
+        let id = u32::try_from(self.atom_labels.len()).unwrap_or(u32::MAX);
+        self.atom_labels.push(Label::new(atom).ok());
         self.atoms.insert(atom.into(), id);
         id
     }
