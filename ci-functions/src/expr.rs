@@ -260,6 +260,18 @@ impl Expr {
         out
     }
 
+    /// Appends every atom (with repeats, in tree order) to `out`, without building a set.
+    pub(crate) fn atoms_into<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Self::Atom(a) => out.push(a),
+            Self::Not(e) => e.atoms_into(out),
+            Self::And(a, b) | Self::Or(a, b) | Self::Implies(a, b) | Self::Iff(a, b) => {
+                a.atoms_into(out);
+                b.atoms_into(out);
+            }
+        }
+    }
+
     fn collect<'a>(&'a self, out: &mut BTreeSet<&'a str>) {
         match self {
             Self::Atom(a) => {

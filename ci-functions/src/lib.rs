@@ -21,7 +21,10 @@ pub use payload::{
     offline_when_complete, parse_build_ref, parse_params, BuildParams, BuildRef, BuildReport,
     BuildResult, PayloadError,
 };
-pub use policy::{functions_for, NodeInfo, NodeMode, ProjectInfo};
+pub use policy::{
+    functions_for, functions_for_project, FunctionDelta, NodeInfo, NodeMode, ProjectIndex,
+    ProjectInfo,
+};
 pub use runner::{ConfigureWorker, ExecutorCounts, Runner, RunnerError, RunnerObserver};
 
 pub use gearman_proto as proto;

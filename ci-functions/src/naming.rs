@@ -11,12 +11,27 @@ fn function(name: String) -> FunctionName {
 
 /// `build:PROJECT`
 pub fn build(project: &ProjectName) -> FunctionName {
-    function(format!("build:{project}"))
+    let project = project.as_str();
+    let mut name = String::with_capacity(6 + project.len());
+    name.push_str("build:");
+    name.push_str(project);
+    function(name)
 }
 
 /// `build:PROJECT:LABEL`
 pub fn build_on(project: &ProjectName, label: &Label) -> FunctionName {
-    function(format!("build:{project}:{label}"))
+    build_on_str(project, label.as_str())
+}
+
+/// `build:PROJECT:LABEL` from a label atom known to be a valid label (one a node carries).
+pub(crate) fn build_on_str(project: &ProjectName, label: &str) -> FunctionName {
+    let project = project.as_str();
+    let mut name = String::with_capacity(7 + project.len() + label.len());
+    name.push_str("build:");
+    name.push_str(project);
+    name.push(':');
+    name.push_str(label);
+    function(name)
 }
 
 /// `stop:MANAGER`

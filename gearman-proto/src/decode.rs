@@ -67,6 +67,7 @@ impl Decoder {
     /// Decodes one binary packet: `Ok(None)` while it is incomplete.
     ///
     /// On a non-fatal error ([`DecodeError::is_fatal`]) the bad packet has been consumed.
+    #[inline]
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
         let Some(header) = Header::parse(buf)? else {
             return Ok(None);
@@ -77,23 +78,28 @@ impl Decoder {
                 max: self.max_body,
             });
         }
-        let total = HEADER_LEN + header.len as usize;
-        if buf.len() < total {
+        let len = header.len as usize;
+        let Some(body) = buf.get(HEADER_LEN..HEADER_LEN + len) else {
             return Ok(None);
-        }
-        let seps = match check_shape(header.ty, &buf[HEADER_LEN..total]) {
+        };
+        let seps = match check_shape(header.ty, body) {
             Ok(seps) => seps,
             Err(e) => {
-                buf.advance(total);
+                buf.advance(HEADER_LEN + len);
                 return Err(e);
             }
         };
-        let mut frame = buf.split_to(total).freeze();
-        frame.advance(HEADER_LEN);
+        buf.advance(HEADER_LEN);
+        // An empty payload needs no share of the buffer.
+        let body = if len == 0 {
+            Bytes::new()
+        } else {
+            buf.split_to(len).freeze()
+        };
         Ok(Some(Packet::from_checked(
             header.magic,
             header.ty,
-            frame,
+            body,
             seps,
         )))
     }

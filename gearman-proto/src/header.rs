@@ -1,20 +1,11 @@
 //! The 12-byte packet header: magic, type and payload size.
 
 use bytes::BufMut;
-use nom::number::complete::be_u32;
-use nom::Parser;
 
 use crate::{DecodeError, Magic, PacketType};
 
 /// Size of every binary packet header.
 pub const HEADER_LEN: usize = 12;
-
-fn magic_bytes(input: &[u8]) -> nom::IResult<&[u8], [u8; 4]> {
-    nom::combinator::map(nom::bytes::complete::take(4usize), |m: &[u8]| {
-        [m[0], m[1], m[2], m[3]]
-    })
-    .parse(input)
-}
 
 /// A parsed packet header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,25 +23,32 @@ impl Header {
     ///
     /// A magic that cannot match is reported as soon as its first differing byte arrives, so a
     /// stream of garbage fails at once instead of waiting for 12 bytes.
+    #[inline]
     pub fn parse(input: &[u8]) -> Result<Option<Self>, DecodeError> {
-        let parsed: nom::IResult<&[u8], ([u8; 4], u32, u32)> =
-            (magic_bytes, be_u32, be_u32).parse(input);
-        let Ok((_, (magic, ty, len))) = parsed else {
-            return match input.get(..4).unwrap_or(input) {
-                seen if b"\0REQ".starts_with(seen) || b"\0RES".starts_with(seen) => Ok(None),
-                seen => {
-                    let mut bad = [0u8; 4];
-                    bad[..seen.len()].copy_from_slice(seen);
-                    Err(DecodeError::BadMagic(bad))
-                }
-            };
+        let Some(bytes) = input.first_chunk::<HEADER_LEN>() else {
+            return Self::incomplete(input);
         };
+        let [m0, m1, m2, m3, t0, t1, t2, t3, l0, l1, l2, l3] = *bytes;
+        let magic = [m0, m1, m2, m3];
         let magic = Magic::from_bytes(magic).ok_or(DecodeError::BadMagic(magic))?;
         Ok(Some(Self {
             magic,
-            ty: PacketType(ty),
-            len,
+            ty: PacketType(u32::from_be_bytes([t0, t1, t2, t3])),
+            len: u32::from_be_bytes([l0, l1, l2, l3]),
         }))
+    }
+
+    /// Fewer than 12 bytes: wait for more, unless the magic already cannot match.
+    #[cold]
+    fn incomplete(input: &[u8]) -> Result<Option<Self>, DecodeError> {
+        match input.get(..4).unwrap_or(input) {
+            seen if b"\0REQ".starts_with(seen) || b"\0RES".starts_with(seen) => Ok(None),
+            seen => {
+                let mut bad = [0u8; 4];
+                bad[..seen.len()].copy_from_slice(seen);
+                Err(DecodeError::BadMagic(bad))
+            }
+        }
     }
 
     /// Appends the 12 header bytes to `buf`.

@@ -15,6 +15,7 @@ pub(crate) struct Separators {
 
 /// Checks that `body` has the field shape of `ty` and records its separators. Types outside the
 /// table pass unchecked, with none.
+#[inline]
 pub(crate) fn check_shape(ty: PacketType, body: &[u8]) -> Result<Separators, DecodeError> {
     let mut seps = Separators::default();
     let Some(shape) = ty.shape() else {
@@ -29,24 +30,53 @@ pub(crate) fn check_shape(ty: PacketType, body: &[u8]) -> Result<Separators, Dec
             len: u32::try_from(body.len()).unwrap_or(u32::MAX),
         });
     }
-    let needed = usize::from(shape.arity) - 1;
-    for (slot, at) in seps
-        .at
-        .iter_mut()
-        .zip(memchr::memchr_iter(0, body).take(needed))
-    {
+    // At most 7 separators (the table's largest arity is 8): one short search each, from the
+    // byte after the previous one.
+    let needed = (usize::from(shape.arity) - 1).min(seps.at.len());
+    let mut from = 0usize;
+    while usize::from(seps.count) < needed {
+        let Some(i) = body.get(from..).and_then(find_nul) else {
+            return Err(DecodeError::Arity {
+                ty,
+                expected: shape.arity,
+                got: seps.count + 1,
+            });
+        };
         // The payload fits a u32: its size came from one.
-        *slot = u32::try_from(at).unwrap_or(u32::MAX);
+        seps.at[usize::from(seps.count)] = u32::try_from(from + i).unwrap_or(u32::MAX);
         seps.count += 1;
-    }
-    if usize::from(seps.count) < needed {
-        return Err(DecodeError::Arity {
-            ty,
-            expected: shape.arity,
-            got: seps.count + 1,
-        });
+        from += i + 1;
     }
     Ok(seps)
+}
+
+/// The first NUL of `bytes`. Fields before a separator are mostly short (handles, function
+/// names, unique ids): the first 64 bytes are searched eight at a time in a register, which costs
+/// less than setting up a vector search; longer fields go on with `memchr`.
+#[inline]
+fn find_nul(bytes: &[u8]) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let head = bytes.len().min(64);
+    let mut words = bytes[..head].chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        // Exact for the lowest zero byte: a borrow only ever runs upwards from one.
+        let zero = w.wrapping_sub(LOW) & !w & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = words.remainder();
+    if let Some(i) = rest.iter().position(|&b| b == 0) {
+        return Some(at + i);
+    }
+    at += rest.len();
+    memchr::memchr(0, &bytes[at..]).map(|i| at + i)
 }
 
 /// Iterator over the fields of a payload: split at the first `arity - 1` NULs.
@@ -252,24 +282,57 @@ impl Packet {
 
     /// Like [`split`](Self::split), consuming the packet: the separators found when the shape
     /// was checked are reused, and the last field keeps the payload's own handle.
+    #[inline]
     pub fn into_split<const N: usize>(self) -> [Bytes; N] {
+        let mut out = [const { Bytes::new() }; N];
+        let Some(last) = N.checked_sub(1) else {
+            return out;
+        };
+        let count = usize::from(self.seps.count).min(last);
+        let mut start = 0usize;
+        for (slot, &at) in out.iter_mut().zip(&self.seps.at[..count]) {
+            let at = at as usize;
+            // Separators were found in this payload, in increasing order: the range is in it.
+            // The slot holds an empty static `Bytes`, which needs no drop.
+            std::mem::forget(std::mem::replace(slot, self.body.slice(start..at)));
+            start = at + 1;
+        }
         let mut rest = self.body;
-        let mut base = 0usize;
-        let mut seps = self.seps.at[..usize::from(self.seps.count)].iter();
-        std::array::from_fn(|i| {
-            if i + 1 == N {
-                return std::mem::take(&mut rest);
-            }
-            match seps.next() {
-                Some(&at) => {
-                    let field = rest.split_to(at as usize - base);
-                    rest.advance(1);
-                    base = at as usize + 1;
-                    field
-                }
-                None => std::mem::take(&mut rest),
-            }
-        })
+        rest.advance(start);
+        std::mem::forget(std::mem::replace(&mut out[count], rest));
+        out
+    }
+
+    /// Where field `k` of `n` starts and ends (the last runs to the end of the payload), as
+    /// [`into_split`](Self::into_split) would cut them: for checking fields before cutting.
+    #[inline]
+    pub(crate) fn bounds(&self, k: usize, n: usize) -> (usize, usize) {
+        let count = usize::from(self.seps.count).min(n.saturating_sub(1));
+        let start = match k.checked_sub(1) {
+            None => 0,
+            Some(prev) if prev < count => self.seps.at[prev] as usize + 1,
+            Some(_) => self.body.len(),
+        };
+        let end = if k < count {
+            self.seps.at[k] as usize
+        } else {
+            self.body.len()
+        };
+        (start, end.max(start))
+    }
+
+    /// The field within `bounds` as a slice of the payload (no copy).
+    #[inline]
+    pub(crate) fn cut(&self, (start, end): (usize, usize)) -> Bytes {
+        self.body.slice(start..end)
+    }
+
+    /// The payload from `start` on, keeping the payload's own handle.
+    #[inline]
+    pub(crate) fn into_tail(self, start: usize) -> Bytes {
+        let mut body = self.body;
+        body.advance(start);
+        body
     }
 
     /// Appends the packet to `buf`.
@@ -281,6 +344,30 @@ impl Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_nul_agrees_with_memchr() {
+        let mut bytes = vec![1u8; 150];
+        assert_eq!(find_nul(&bytes), None);
+        for len in 0..150 {
+            for at in 0..len {
+                let mut b = bytes[..len].to_vec();
+                b[at] = 0;
+                // Bytes that borrow across words (0x01 after the zero, 0x80 and 0xff before).
+                if at + 1 < len {
+                    b[at + 1] = 1;
+                }
+                if at > 0 {
+                    b[at - 1] = if at % 2 == 0 { 0x80 } else { 0xff };
+                }
+                assert_eq!(find_nul(&b), memchr::memchr(0, &b), "len {len} at {at}");
+            }
+        }
+        bytes[149] = 0;
+        bytes[100] = 0;
+        assert_eq!(find_nul(&bytes), Some(100));
+        assert_eq!(find_nul(&[]), None);
+    }
 
     #[test]
     fn fields_keep_nuls_in_data() {

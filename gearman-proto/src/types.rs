@@ -76,6 +76,21 @@ macro_rules! field_type {
                 Ok(Self(bytes))
             }
 
+            /// Checks a length against this field's limits, before the field is cut.
+            #[allow(dead_code)] // not every field type is decoded this way
+            #[inline]
+            pub(crate) fn check_len(len: usize) -> Result<(), FieldError> {
+                check_len($what, len, $min, $max)
+            }
+
+            /// Wraps a field whose length [`check_len`](Self::check_len) accepted, cut before a
+            /// NUL separator.
+            #[allow(dead_code)] // not every field type is decoded this way
+            #[inline]
+            pub(crate) fn from_checked(bytes: Bytes) -> Self {
+                Self(bytes)
+            }
+
             /// The raw bytes.
             pub fn as_bytes(&self) -> &[u8] {
                 &self.0

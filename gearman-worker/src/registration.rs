@@ -56,18 +56,22 @@ pub fn plan(
 ) -> Plan {
     let mut added = Vec::new();
     let mut changed = Vec::new();
+    let mut removed: Vec<&FunctionName> = Vec::new();
+    // One walk over both sets, which iterate in the same (name) order: no lookup per function.
+    let mut old = registered.iter().peekable();
     for (f, t) in desired.iter() {
-        match registered.get(f) {
+        while let Some((r, _)) = old.next_if(|(r, _)| *r < f) {
+            if !held.contains(r) {
+                removed.push(r);
+            }
+        }
+        match old.next_if(|(r, _)| *r == f) {
             None => added.push((f, t)),
-            Some(old) if old != t && !held.contains(f) => changed.push((f, t)),
+            Some((_, was)) if was != t && !held.contains(f) => changed.push((f, t)),
             Some(_) => {}
         }
     }
-    let removed: Vec<&FunctionName> = registered
-        .iter()
-        .filter(|(f, _)| !desired.contains(f) && !held.contains(*f))
-        .map(|(f, _)| f)
-        .collect();
+    removed.extend(old.map(|(r, _)| r).filter(|r| !held.contains(*r)));
     let delta_len = added.len() + removed.len() + 2 * changed.len();
     if delta_len == 0 {
         return Plan {

@@ -114,6 +114,11 @@ fn parse_flag(field: &'static str, text: &[u8]) -> Result<bool, MessageError> {
     }
 }
 
+/// The length of a field from [`Packet::bounds`].
+fn span((start, end): (usize, usize)) -> usize {
+    end - start
+}
+
 /// A free-text field: anything but NUL.
 fn text_field(what: &'static str, bytes: Bytes) -> Result<Bytes, FieldError> {
     crate::types::check_field(what, &bytes, 0, usize::MAX)?;
@@ -139,6 +144,103 @@ fn opt_bytes(d: &Option<Decimal>) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{FunctionName, JobHandle, PacketType, UniqueId};
+    use proptest::prelude::*;
+
+    /// The job packets as decoded before their fields were checked ahead of cutting: split, then
+    /// check each field in order.
+    fn reference(packet: Packet) -> Result<Vec<Bytes>, MessageError> {
+        let ty = packet.ty();
+        let fields: Vec<Bytes> = match ty {
+            PacketType::JOB_ASSIGN => {
+                let [h, f, d] = packet.into_split::<3>();
+                JobHandle::from_inner(h.clone())?;
+                FunctionName::from_inner(f.clone())?;
+                vec![h, f, d]
+            }
+            PacketType::JOB_ASSIGN_UNIQ => {
+                let [h, f, u, d] = packet.into_split::<4>();
+                JobHandle::from_inner(h.clone())?;
+                FunctionName::from_inner(f.clone())?;
+                UniqueId::from_inner(u.clone())?;
+                vec![h, f, u, d]
+            }
+            PacketType::JOB_ASSIGN_ALL => {
+                let [h, f, u, r, d] = packet.into_split::<5>();
+                JobHandle::from_inner(h.clone())?;
+                FunctionName::from_inner(f.clone())?;
+                UniqueId::from_inner(u.clone())?;
+                FunctionName::from_inner(r.clone())?;
+                vec![h, f, u, r, d]
+            }
+            PacketType::SUBMIT_JOB_BG => {
+                let [f, u, d] = packet.into_split::<3>();
+                FunctionName::from_inner(f.clone())?;
+                UniqueId::from_inner(u.clone())?;
+                vec![f, u, d]
+            }
+            _ => {
+                let [h, d] = packet.into_split::<2>();
+                JobHandle::from_inner(h.clone())?;
+                vec![h, d]
+            }
+        };
+        Ok(fields)
+    }
+
+    /// The fields of the typed message, in wire order.
+    fn fields_of(packet: &Packet) -> Result<Vec<Bytes>, MessageError> {
+        Ok(match packet.magic() {
+            Magic::Res => match Response::try_from(packet.clone())? {
+                Response::JobAssign(a) => {
+                    let mut v = vec![a.handle.into_bytes(), a.function.into_bytes()];
+                    v.extend(a.unique.map(UniqueId::into_bytes));
+                    v.extend(a.reducer.map(FunctionName::into_bytes));
+                    v.push(a.data);
+                    v
+                }
+                Response::Work(WorkUpdate::Complete { handle, data }) => {
+                    vec![handle.into_bytes(), data]
+                }
+                other => panic!("{other:?}"),
+            },
+            Magic::Req => match Request::try_from(packet.clone())? {
+                Request::Submit(s) => vec![s.function.into_bytes(), s.unique.into_bytes(), s.data],
+                other => panic!("{other:?}"),
+            },
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn checked_before_cut_decodes_as_split_then_checked(
+            which in 0usize..5,
+            lens in prop::collection::vec(0usize..70, 5),
+            data in prop::collection::vec(any::<u8>(), 0..20),
+        ) {
+            let (ty, magic, arity) = [
+                (PacketType::JOB_ASSIGN, Magic::Res, 3),
+                (PacketType::JOB_ASSIGN_UNIQ, Magic::Res, 4),
+                (PacketType::JOB_ASSIGN_ALL, Magic::Res, 5),
+                (PacketType::SUBMIT_JOB_BG, Magic::Req, 3),
+                (PacketType::WORK_COMPLETE, Magic::Res, 2),
+            ][which];
+            let mut body = Vec::new();
+            for (i, len) in lens.iter().take(arity - 1).enumerate() {
+                body.extend(std::iter::repeat_n(b'a' + i as u8, *len));
+                body.push(0);
+            }
+            body.extend_from_slice(&data);
+            let packet = Packet::new(magic, ty, Bytes::from(body)).expect("shape");
+            prop_assert_eq!(fields_of(&packet), reference(packet.clone()));
+            let [first] = packet.clone().into_split::<1>();
+            prop_assert_eq!(first, packet.body().clone());
+            for k in 0..arity {
+                let (start, end) = packet.bounds(k, arity);
+                prop_assert!(start <= end && end <= packet.body().len());
+            }
+        }
+    }
 
     #[test]
     fn decimals_are_canonical() {

@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{check_direction, parse_u32, parse_u64, Decimal, WorkUpdate};
+use super::{check_direction, parse_u32, parse_u64, span, Decimal, WorkUpdate};
 use crate::{
     encode_fields, ClientId, EncodeError, FunctionName, JobHandle, Magic, MessageError, OptionName,
     Packet, PacketType, UniqueId,
@@ -202,11 +202,18 @@ impl Request {
         check_direction(&packet, Magic::Req)?;
         let ty = packet.ty();
         let submit = |packet: Packet, priority, background| -> Result<Self, MessageError> {
-            let [function, unique, data] = packet.into_split::<3>();
+            // The lengths checked first, then each field cut where it ends up.
+            let (f, u, d) = (
+                packet.bounds(0, 3),
+                packet.bounds(1, 3),
+                packet.bounds(2, 3),
+            );
+            FunctionName::check_len(span(f))?;
+            UniqueId::check_len(span(u))?;
             Ok(Self::Submit(Submit {
-                function: FunctionName::from_inner(function)?,
-                unique: UniqueId::from_inner(unique)?,
-                data,
+                function: FunctionName::from_checked(packet.cut(f)),
+                unique: UniqueId::from_checked(packet.cut(u)),
+                data: packet.into_tail(d.0),
                 priority,
                 background,
             }))

@@ -3,7 +3,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{
-    check_direction, flag, opt_bytes, opt_decimal, parse_flag, parse_opt_u32, parse_u32,
+    check_direction, flag, opt_bytes, opt_decimal, parse_flag, parse_opt_u32, parse_u32, span,
     text_field, Decimal, WorkUpdate,
 };
 use crate::{
@@ -136,34 +136,59 @@ impl Response {
             PacketType::NOOP => Self::Noop,
             PacketType::NO_JOB => Self::NoJob,
             PacketType::JOB_CREATED => Self::JobCreated(JobHandle::new(packet.into_body())?),
+            // The job packets: every length checked first, then each field cut where it ends
+            // up, so that no handle is copied right after it was written.
             PacketType::JOB_ASSIGN => {
-                let [handle, function, data] = packet.into_split::<3>();
+                let (h, f, d) = (
+                    packet.bounds(0, 3),
+                    packet.bounds(1, 3),
+                    packet.bounds(2, 3),
+                );
+                JobHandle::check_len(span(h))?;
+                FunctionName::check_len(span(f))?;
                 Self::JobAssign(JobAssign {
-                    handle: JobHandle::from_inner(handle)?,
-                    function: FunctionName::from_inner(function)?,
+                    handle: JobHandle::from_checked(packet.cut(h)),
+                    function: FunctionName::from_checked(packet.cut(f)),
                     unique: None,
                     reducer: None,
-                    data,
+                    data: packet.into_tail(d.0),
                 })
             }
             PacketType::JOB_ASSIGN_UNIQ => {
-                let [handle, function, unique, data] = packet.into_split::<4>();
+                let (h, f, u) = (
+                    packet.bounds(0, 4),
+                    packet.bounds(1, 4),
+                    packet.bounds(2, 4),
+                );
+                JobHandle::check_len(span(h))?;
+                FunctionName::check_len(span(f))?;
+                UniqueId::check_len(span(u))?;
+                let d = packet.bounds(3, 4);
                 Self::JobAssign(JobAssign {
-                    handle: JobHandle::from_inner(handle)?,
-                    function: FunctionName::from_inner(function)?,
-                    unique: Some(UniqueId::from_inner(unique)?),
+                    handle: JobHandle::from_checked(packet.cut(h)),
+                    function: FunctionName::from_checked(packet.cut(f)),
+                    unique: Some(UniqueId::from_checked(packet.cut(u))),
                     reducer: None,
-                    data,
+                    data: packet.into_tail(d.0),
                 })
             }
             PacketType::JOB_ASSIGN_ALL => {
-                let [handle, function, unique, reducer, data] = packet.into_split::<5>();
+                let (h, f, u) = (
+                    packet.bounds(0, 5),
+                    packet.bounds(1, 5),
+                    packet.bounds(2, 5),
+                );
+                let (r, d) = (packet.bounds(3, 5), packet.bounds(4, 5));
+                JobHandle::check_len(span(h))?;
+                FunctionName::check_len(span(f))?;
+                UniqueId::check_len(span(u))?;
+                FunctionName::check_len(span(r))?;
                 Self::JobAssign(JobAssign {
-                    handle: JobHandle::from_inner(handle)?,
-                    function: FunctionName::from_inner(function)?,
-                    unique: Some(UniqueId::from_inner(unique)?),
-                    reducer: Some(FunctionName::from_inner(reducer)?),
-                    data,
+                    handle: JobHandle::from_checked(packet.cut(h)),
+                    function: FunctionName::from_checked(packet.cut(f)),
+                    unique: Some(UniqueId::from_checked(packet.cut(u))),
+                    reducer: Some(FunctionName::from_checked(packet.cut(r))),
+                    data: packet.into_tail(d.0),
                 })
             }
             PacketType::ECHO_RES => Self::Echo(packet.into_body()),

@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::{parse_i64, SignedDecimal};
+use super::{parse_i64, span, SignedDecimal};
 use crate::{encode_fields, EncodeError, JobHandle, Magic, MessageError, Packet, PacketType};
 
 /// Progress or outcome of a job, keyed by its handle.
@@ -109,8 +109,11 @@ impl WorkUpdate {
                 }
             }
             _ => {
-                let [handle, data] = packet.into_split::<2>();
-                let handle = JobHandle::from_inner(handle)?;
+                // The length checked first, then the handle cut where it ends up.
+                let (h, d) = (packet.bounds(0, 2), packet.bounds(1, 2));
+                JobHandle::check_len(span(h))?;
+                let handle = JobHandle::from_checked(packet.cut(h));
+                let data = packet.into_tail(d.0);
                 match ty {
                     PacketType::WORK_DATA => Self::Data { handle, data },
                     PacketType::WORK_WARNING => Self::Warning { handle, data },
