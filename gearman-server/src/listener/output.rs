@@ -21,8 +21,9 @@ pub(crate) struct Output {
     pending: Arc<AtomicUsize>,
     max: usize,
     kill: watch::Sender<bool>,
-    /// The socket, to ask whether the peer left (plain TCP only).
+    /// The socket, to ask whether the peer left and to write to it directly (plain TCP only).
     probe: Option<super::tcp::Probe>,
+    meter: Meter,
 }
 
 /// Tells a connection's tasks that the server dropped it.
@@ -45,7 +46,7 @@ impl Output {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let (kill, killed) = watch::channel(false);
-        let writer = write(rx, wr, pending.clone(), killed.clone(), meter);
+        let writer = write(rx, wr, pending.clone(), killed.clone(), meter.clone());
         (
             Self {
                 tx,
@@ -53,6 +54,7 @@ impl Output {
                 max,
                 kill,
                 probe,
+                meter,
             },
             writer,
             killed,
@@ -72,8 +74,26 @@ impl Output {
         self.kill.send_replace(true);
     }
 
-    /// Queues `bytes`; false if that would pass the bound or the writer is gone.
-    pub(crate) fn push(&self, bytes: Bytes) -> bool {
+    /// Sends `bytes`: on plain TCP with nothing waiting for the writer, straight into the
+    /// socket as far as it takes them (no hand-off to the writer task), the rest queued for
+    /// the writer. False if the queue would pass the bound, the writer is gone, or the socket
+    /// failed. Only the core's task pushes, so nothing can be queued between the check and
+    /// the write.
+    pub(crate) fn push(&self, mut bytes: Bytes) -> bool {
+        if let Some(socket) = &self.probe {
+            if self.pending.load(Ordering::Acquire) == 0 {
+                match socket.try_write(&bytes) {
+                    Ok(n) => {
+                        self.meter.written(n);
+                        if n == bytes.len() {
+                            return true;
+                        }
+                        bytes = bytes.slice(n..);
+                    }
+                    Err(_) => return false,
+                }
+            }
+        }
         let cost = bytes.len() + OVERHEAD;
         let before = self.pending.fetch_add(cost, Ordering::AcqRel);
         if before > 0 && before + cost > self.max {

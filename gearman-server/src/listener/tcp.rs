@@ -32,6 +32,14 @@ pub(crate) fn share(stream: TcpStream) -> (Shared, Shared, Probe) {
 }
 
 impl Probe {
+    /// Writes what the socket takes at once, without waiting (0 bytes: it would block).
+    pub(crate) fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        match self.0.try_write(data) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            other => other,
+        }
+    }
+
     /// Whether the peer has closed its side (or reset): a peek, without waiting, finds the
     /// end of the stream. Data not yet read means it may still be there: not gone.
     pub(crate) fn peer_gone(&self) -> bool {
