@@ -175,6 +175,20 @@ struct ServeArgs {
     /// `metrics on URL` after the `listening on` line.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
+    /// Which sleeping workers a new job wakes: `as-needed` (one per job no woken worker is
+    /// coming for yet, in turn; another after 500 ms if it does not come) or `all` (every
+    /// sleeping worker of the function, as gearmand does by default).
+    #[arg(long, value_enum, default_value_t = WakeUpArg::AsNeeded)]
+    wake_up: WakeUpArg,
+}
+
+/// `--wake-up` of `gearmanctl serve`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum WakeUpArg {
+    /// As many workers as the jobs need.
+    AsNeeded,
+    /// Every sleeping worker of the function.
+    All,
 }
 
 /// `gearmanctl serve`: the embedded server until SIGINT, SIGTERM or an admin `shutdown`.
@@ -183,6 +197,10 @@ async fn serve(args: ServeArgs) -> Result<std::process::ExitCode, String> {
         core: gearman_server::CoreConfig {
             handle_prefix: args.handle_prefix,
             max_retries: args.job_retries,
+            wake_up: match args.wake_up {
+                WakeUpArg::AsNeeded => gearman_server::WakeUp::AsNeeded,
+                WakeUpArg::All => gearman_server::WakeUp::All,
+            },
             ..gearman_server::CoreConfig::default()
         },
         max_packet: args.max_packet,

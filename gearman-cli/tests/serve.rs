@@ -214,3 +214,65 @@ fn after_a_freeze_a_foreground_job_whose_clients_left_is_not_run() {
     );
     drop(server);
 }
+
+/// Three workers asleep on `f`, one background job: how many are sent a NOOP, and whether the
+/// one woken first is given the job.
+fn woken_by_one_job(extra: &[&str]) -> usize {
+    use gearman_testkit::{raw_packet, read_packet};
+    let (server, addr) = serve(extra);
+    let workers: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut w = TcpStream::connect(addr).unwrap();
+            w.set_read_timeout(Some(WAIT)).unwrap();
+            w.write_all(&raw_packet(1, &[b"f"])).unwrap();
+            w.write_all(&raw_packet(30, &[])).unwrap();
+            assert_eq!(read_packet(&mut w).unwrap().ty, 10, "NO_JOB");
+            w.write_all(&raw_packet(4, &[])).unwrap();
+            w.write_all(&raw_packet(16, &[b"asleep"])).unwrap();
+            assert_eq!(
+                read_packet(&mut w).unwrap().ty,
+                17,
+                "ECHO_RES after PRE_SLEEP"
+            );
+            w
+        })
+        .collect();
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(WAIT)).unwrap();
+    client
+        .write_all(&raw_packet(18, &[b"f", b"", b"data"]))
+        .unwrap();
+    assert_eq!(read_packet(&mut client).unwrap().ty, 8, "JOB_CREATED");
+    // The NOOPs went out in the same round as JOB_CREATED; give them time to arrive.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut woken = Vec::new();
+    for mut w in workers {
+        w.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        match read_packet(&mut w) {
+            Ok(p) => {
+                assert_eq!(p.ty, 6, "NOOP");
+                woken.push(w);
+            }
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{e}"
+            ),
+        }
+    }
+    let first = woken.first_mut().expect("no worker was woken");
+    first.set_read_timeout(Some(WAIT)).unwrap();
+    first.write_all(&raw_packet(30, &[])).unwrap();
+    assert_eq!(read_packet(first).unwrap().ty, 31, "JOB_ASSIGN_UNIQ");
+    drop(server);
+    woken.len()
+}
+
+#[test]
+fn a_job_wakes_one_sleeping_worker_and_wake_up_all_wakes_every_one() {
+    assert_eq!(woken_by_one_job(&[]), 1, "as many as the jobs need");
+    assert_eq!(woken_by_one_job(&["--wake-up", "all"]), 3, "gearmand's way");
+}

@@ -14,7 +14,9 @@ pub mod store;
 #[cfg(feature = "tls")]
 mod tls;
 
-pub use crate::core::{ConnId, CoreConfig, FunctionStats, JobEvent, JobOutcome, ServerCore};
+pub use crate::core::{
+    ConnId, CoreConfig, FunctionStats, JobEvent, JobOutcome, ServerCore, WakeUp, WAKE_GRACE_MS,
+};
 #[cfg(feature = "tls")]
 pub use acl::{Acl, AclError};
 #[cfg(feature = "tokio")]

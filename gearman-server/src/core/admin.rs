@@ -201,6 +201,7 @@ impl ServerCore {
         for h in queued.iter().chain(&scheduled).chain(&unstored) {
             self.fail(h);
         }
+        self.forget_wakes_for(f);
         self.functions.remove(f);
         AdminReply::Ok(Bytes::new())
     }

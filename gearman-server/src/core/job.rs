@@ -54,6 +54,10 @@ pub(crate) struct FnState {
     pub(crate) scheduled: usize,
     /// `maxqueue` per priority; `None` is unlimited.
     pub(crate) max: [Option<usize>; 3],
+    /// Workers sent a NOOP for this function that have not grabbed since (nor timed out).
+    pub(crate) woken: usize,
+    /// Where the next wake-up starts among the function's workers (round robin).
+    pub(crate) wake_from: u64,
 }
 
 impl FnState {
@@ -68,6 +72,11 @@ impl FnState {
 
     pub(crate) fn pop(&mut self, level: usize) -> Option<JobHandle> {
         self.queues.get_mut(level)?.pop_front()
+    }
+
+    /// Jobs in the queues, ready for a worker now (epoch jobs not yet due are not).
+    pub(crate) fn runnable(&self) -> usize {
+        self.queues.iter().map(VecDeque::len).sum()
     }
 
     pub(crate) fn has_queued(&self) -> bool {

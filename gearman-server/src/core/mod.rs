@@ -11,6 +11,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 mod timers;
+mod wakeups;
 mod workers;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -25,6 +26,7 @@ use durable::Deferred;
 pub use events::{JobEvent, JobOutcome};
 use job::{FnState, Job};
 pub use stats::FunctionStats;
+pub use wakeups::{WakeUp, WAKE_GRACE_MS};
 
 /// Names one connection of the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +45,8 @@ struct Conn {
     peer: Option<std::net::SocketAddr>,
     /// Replies held until a background submission's store write is done (store in use only).
     backlog: VecDeque<Deferred>,
+    /// The function this worker was last woken for, and until when that counts.
+    woken: Option<(FunctionName, u64)>,
 }
 
 /// Settings of the core.
@@ -59,6 +63,9 @@ pub struct CoreConfig {
     /// GRAB_JOB_UNIQ, GRAB_JOB_ALL) are answered `ERROR INVALID_COMMAND`, as by a server that
     /// predates them: lets a test stand in for such a server. Default: all three are known.
     pub newest_grab: GrabKind,
+    /// Which sleeping workers a new job wakes: by default only as many as it needs
+    /// ([`WakeUp::AsNeeded`]); [`WakeUp::All`] is gearmand's way.
+    pub wake_up: WakeUp,
 }
 
 impl Default for CoreConfig {
@@ -68,6 +75,7 @@ impl Default for CoreConfig {
             max_retries: None,
             max_jobs: 1_000_000,
             newest_grab: GrabKind::All,
+            wake_up: WakeUp::AsNeeded,
         }
     }
 }
@@ -95,6 +103,8 @@ pub struct ServerCore {
     scheduled: BTreeSet<(u64, JobHandle)>,
     /// Workers asleep (PRE_SLEEP) that have had no NOOP since: the ones a new job wakes.
     sleepers: BTreeSet<ConnId>,
+    /// Woken workers' grace deadlines, by time.
+    wakes: BTreeSet<(u64, ConnId)>,
     /// The connections that registered each function.
     registrants: HashMap<FunctionName, BTreeSet<ConnId>>,
     /// Functions with a job waiting in a queue.
@@ -335,10 +345,14 @@ impl ServerCore {
     /// A connection closed: its jobs go back to the queue, its waits end.
     pub fn disconnect(&mut self, conn: ConnId) {
         self.unsleep(conn);
+        let woken_for = self.unwake(conn);
         self.unregister_all(conn);
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        if let Some(f) = woken_for {
+            self.wake(&f);
+        }
         for handle in c.held {
             self.requeue(&handle);
         }
@@ -493,6 +507,16 @@ impl ServerCore {
 
     fn grab(&mut self, conn: ConnId, kind: GrabKind, gone: &dyn Fn(ConnId) -> bool) {
         self.unsleep(conn);
+        let woken_for = self.unwake(conn);
+        self.take_job(conn, kind, gone);
+        // Whatever this worker took, the jobs it was woken for must not wait behind it.
+        if let Some(f) = woken_for {
+            self.wake(&f);
+        }
+    }
+
+    /// Answers a GRAB: the best job for `conn`, or NO_JOB.
+    fn take_job(&mut self, conn: ConnId, kind: GrabKind, gone: &dyn Fn(ConnId) -> bool) {
         loop {
             let Some((level, function)) = self.best_for(conn) else {
                 self.send(conn, Response::NoJob);
@@ -555,13 +579,19 @@ impl ServerCore {
         }
     }
 
-    /// A worker goes to sleep: woken at once if work waits, else by the next job.
+    /// A worker goes to sleep: woken at once if a job waits that no woken worker is coming
+    /// for, else by the next job.
     fn pre_sleep(&mut self, conn: ConnId) {
-        if self.best_for(conn).is_some() {
+        let woken_for = self.unwake(conn);
+        if let Some(f) = self.uncovered_for(conn) {
             self.unsleep(conn);
+            self.woken_for(conn, &f);
             self.send(conn, Response::Noop);
         } else {
             self.sleep(conn);
+        }
+        if let Some(f) = woken_for {
+            self.wake(&f);
         }
     }
 

@@ -155,6 +155,6 @@ impl ServerCore {
         if self.scheduled.len() + self.deadlines.len() > self.jobs.len() * 2 {
             return Err("timer sets larger than the job table".into());
         }
-        Ok(())
+        self.check_wakes()
     }
 }

@@ -1,5 +1,5 @@
-//! Time: epoch jobs that come due and CAN_DO_TIMEOUT deadlines that expire. The core reads no
-//! clock; its driver says what time it is.
+//! Time: epoch jobs that come due, CAN_DO_TIMEOUT deadlines that expire and woken workers
+//! that never came. The core reads no clock; its driver says what time it is.
 
 use super::ServerCore;
 
@@ -7,7 +7,8 @@ impl ServerCore {
     /// Moves the clock to `now` (unix milliseconds; a clock going backwards is ignored): epoch
     /// jobs now due are queued and their function's sleeping workers woken (a fix: gearmand
     /// 1.1.20 never wakes them, §3.12), and jobs whose worker's CAN_DO_TIMEOUT ran out are
-    /// re-queued like a lost worker's (the worker's later result gets JOB_NOT_FOUND).
+    /// re-queued like a lost worker's (the worker's later result gets JOB_NOT_FOUND); a woken
+    /// worker that has not come for [`WAKE_GRACE_MS`](super::WAKE_GRACE_MS) is replaced.
     pub fn advance(&mut self, now: u64) {
         self.now = self.now.max(now);
         while let Some((at, handle)) = self.scheduled.first().cloned() {
@@ -33,6 +34,7 @@ impl ServerCore {
             }
             self.requeue_for(&handle, super::JobOutcome::TimedOut);
         }
+        self.expire_wakes();
     }
 
     /// The clock as last advanced (unix milliseconds).
@@ -44,9 +46,7 @@ impl ServerCore {
     pub fn next_deadline(&self) -> Option<u64> {
         let epoch = self.scheduled.first().map(|(t, _)| *t);
         let timeout = self.deadlines.first().map(|(t, _)| *t);
-        match (epoch, timeout) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let wake = self.wakes.first().map(|(t, _)| *t);
+        [epoch, timeout, wake].into_iter().flatten().min()
     }
 }

@@ -1,13 +1,13 @@
 //! Registrations and sleepers, indexed for workers with thousands of functions (a CI node
 //! registers `build:PROJECT` and `build:PROJECT:LABEL` for every project it can build): the
 //! workers of each function are kept as they register, so a new job looks only at its
-//! function's workers (as gearmand does); going to sleep and waking cost nothing per function;
+//! function's workers (as gearmand does); going to sleep costs nothing per function;
 //! a GRAB looks only at functions that have work, or only at the worker's functions, whichever
 //! is fewer.
 
 use std::cmp::Reverse;
 
-use gearman_proto::{FunctionName, Response};
+use gearman_proto::FunctionName;
 
 use super::job::FnState;
 use super::{ConnId, ServerCore};
@@ -28,7 +28,11 @@ impl ServerCore {
             None => c.timeouts.remove(&f),
         };
         c.functions.insert(f.clone(), seq);
-        self.registrants.entry(f).or_default().insert(conn);
+        self.registrants.entry(f.clone()).or_default().insert(conn);
+        // A sleeping worker that takes on a function with work waiting is woken for it.
+        if self.sleepers.contains(&conn) {
+            self.wake(&f);
+        }
     }
 
     /// Drops `f` from `conn`'s registrations (not its held jobs: the caller re-queues those).
@@ -53,34 +57,6 @@ impl ServerCore {
         let functions: Vec<FunctionName> = c.functions.keys().cloned().collect();
         for f in &functions {
             self.unregister(conn, f);
-        }
-    }
-
-    /// The worker sleeps until a job of one of its functions arrives.
-    pub(super) fn sleep(&mut self, conn: ConnId) {
-        if self.conns.contains_key(&conn) {
-            self.sleepers.insert(conn);
-        }
-    }
-
-    /// The worker is awake (it grabbed, was woken, or left).
-    pub(super) fn unsleep(&mut self, conn: ConnId) {
-        self.sleepers.remove(&conn);
-    }
-
-    /// One NOOP to each sleeping worker of `function` that has not had one since it slept.
-    pub(super) fn wake(&mut self, function: &FunctionName) {
-        let Some(workers) = self.registrants.get(function) else {
-            return;
-        };
-        let woken: Vec<ConnId> = workers
-            .iter()
-            .filter(|id| self.sleepers.contains(id))
-            .copied()
-            .collect();
-        for id in woken {
-            self.sleepers.remove(&id);
-            self.send(id, Response::Noop);
         }
     }
 

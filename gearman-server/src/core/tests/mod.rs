@@ -339,6 +339,7 @@ mod grabs;
 mod limits;
 mod store;
 mod timers;
+mod wakeups;
 
 #[test]
 fn a_stored_job_keeps_its_own_bytes_not_the_read_buffer_they_came_in() {
