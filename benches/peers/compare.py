@@ -16,6 +16,9 @@ server started fresh:
   workers: against gearmand --threads 1 with gm_client: 2 gm_worker vs 2 echo_worker
            processes (gearman-worker, #[tokio::main]); jobs/s and the workers' CPU per job
 
+With --syscalls, each server also runs each mode once under `strace -c -f` (slowed down, so
+not timed): system calls per job, a count that this shared machine's noise does not move.
+
 CPU per job is utime + stime: from /proc/PID/stat for servers (read before and after, once the
 queue is empty), from wait4's rusage for clients and workers, divided by the job count.
 Prints markdown tables; --json writes the raw medians too.
@@ -198,6 +201,47 @@ def workers(bins, jobs, runs):
                   ["seq", "pipe"], bins, jobs, runs)
 
 
+def syscall_count(bins, jobs, mode, server_kind):
+    """One run with the server under `strace -c -f`: its system calls per job (all threads)."""
+    server = Server(server_kind, bins)
+    procs = spawn_workers("c", bins, server.port, "cmp")
+    out = f"/tmp/compare-strace-{server.port}.txt"
+    tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(server.proc.pid), "-o", out],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached
+    run_client("c", bins, server.port, "cmp", mode, jobs)
+    queue_empty(server.port, "cmp")
+    tracer.send_signal(signal.SIGINT)
+    tracer.wait()
+    reap(procs)
+    server.stop()
+    with open(out) as f:
+        total = [line.split() for line in f if line.rstrip().endswith("total")]
+    os.unlink(out)
+    # "% time, seconds, usecs/call, calls, [errors,] total"
+    return int(total[-1][3]) / jobs
+
+
+def syscalls(bins, jobs):
+    rows = {}
+    for label, kind in [("gearmand", "gearmand"), ("gearman-server", "ours")]:
+        for mode in MODES:
+            rows[(label, mode)] = syscall_count(bins, jobs, mode, kind)
+            print(f"  syscalls {label:16} {mode:5} {rows[(label, mode)]:5.1f} per job",
+                  file=sys.stderr)
+    print("\n### Server system calls per job (strace -c -f, one run each, counts not times)\n")
+    print("| server | " + " | ".join(MODES) + " |")
+    print("|---|" + "---|" * len(MODES))
+    for label in ["gearmand", "gearman-server"]:
+        cells = []
+        for m in MODES:
+            n = rows[(label, m)]
+            base = rows[("gearmand", m)]
+            cells.append(f"{n:.1f}" if label == "gearmand" else f"{n:.1f} ({n / base:.2f}x)")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def table(title, rows, base_label, modes):
     labels = []
     for (label, _) in rows:
@@ -239,8 +283,10 @@ def main():
     ap.add_argument("--jobs", type=int, default=20000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--peers", default=os.path.join("..", "shared", "peers"))
-    ap.add_argument("--only", choices=["servers", "clients", "workers"])
+    ap.add_argument("--only", choices=["servers", "clients", "workers", "syscalls"])
     ap.add_argument("--json")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="also count each server's system calls per job (strace, one run each)")
     args = ap.parse_args()
     bins = build(args.peers)
     results = {}
@@ -261,6 +307,8 @@ def main():
     if "workers" in results:
         table("Workers (gearmand --threads 1, libgearman client; ratio vs libgearman)",
               results["workers"], "2 x libgearman gm_worker", ["seq", "pipe"])
+    if args.syscalls or args.only == "syscalls":
+        results["syscalls"] = syscalls(bins, args.jobs)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({k: {f"{a}|{b}": v for (a, b), v in rows.items()} for k, rows in results.items()}, f, indent=1)

@@ -15,7 +15,8 @@ pub mod store;
 mod tls;
 
 pub use crate::core::{
-    ConnId, CoreConfig, FunctionStats, JobEvent, JobOutcome, ServerCore, WakeUp, WAKE_GRACE_MS,
+    ConnId, CoreConfig, FunctionStats, JobEvent, JobOutcome, ServerCore, WakeUp, ASK_GONE_AFTER_MS,
+    WAKE_GRACE_MS,
 };
 #[cfg(feature = "tls")]
 pub use acl::{Acl, AclError};

@@ -49,6 +49,10 @@ struct Conn {
     woken: Option<(FunctionName, u64)>,
 }
 
+/// How long a foreground job waits in its queue before a GRAB asks whether its clients are
+/// still there ([`ServerCore::handle_with`]).
+pub const ASK_GONE_AFTER_MS: u64 = 100;
+
 /// Settings of the core.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoreConfig {
@@ -216,7 +220,8 @@ impl ServerCore {
 
     /// A request from a connection, where the driver can tell whether a connection's peer has
     /// already closed (a close it has not delivered yet): a GRAB then skips a foreground job
-    /// whose every waiting client is gone, and drops it, as if their closes had come first.
+    /// queued for at least [`ASK_GONE_AFTER_MS`] whose every waiting client is gone, and drops
+    /// it, as if their closes had come first.
     pub fn handle_with(&mut self, conn: ConnId, req: Request, gone: &dyn Fn(ConnId) -> bool) {
         if !self.conns.contains_key(&conn) {
             return;
@@ -533,7 +538,11 @@ impl ServerCore {
             let Some(job) = self.jobs.get_mut(&handle) else {
                 continue;
             };
-            if job.foreground && job.waiters.iter().any(|w| gone(*w)) {
+            // A job queued moments ago is not asked about: a client that left since is found
+            // by its close, read in the next round; asking costs a system call per job.
+            let asked =
+                job.foreground && self.now.saturating_sub(job.queued_at) >= ASK_GONE_AFTER_MS;
+            if asked && job.waiters.iter().any(|w| gone(*w)) {
                 let (left, stay): (Vec<ConnId>, Vec<ConnId>) =
                     job.waiters.iter().partition(|w| gone(**w));
                 job.waiters = stay;

@@ -4,6 +4,8 @@
 use super::*;
 use crate::store::{StoreOp, StoredJob};
 
+const T0: u64 = 1_800_000_000_000;
+
 fn added(ops: &[StoreOp]) -> Vec<u64> {
     ops.iter()
         .filter_map(|op| match op {
@@ -127,6 +129,7 @@ fn stored_jobs_are_queued_again_and_epoch_ones_scheduled() {
 #[test]
 fn a_grab_drops_a_foreground_job_whose_clients_are_gone_before_their_close_arrives() {
     let mut s = ServerCore::default();
+    s.advance(T0);
     let (a, b, w) = (s.connect(), s.connect(), s.connect());
     s.handle(a, submit("g", "", "left", Priority::Normal, false));
     s.handle(b, submit("g", "", "stays", Priority::Normal, false));
@@ -134,6 +137,7 @@ fn a_grab_drops_a_foreground_job_whose_clients_are_gone_before_their_close_arriv
     s.handle(b, submit("g", "shared", "half", Priority::Normal, false));
     let _ = out(&mut s);
     s.handle(w, Request::CanDo(f("g")));
+    s.advance(T0 + ASK_GONE_AFTER_MS);
     // `a` has closed (its close not yet delivered): its own job is dropped, the others run.
     let gone = |c: ConnId| c == a;
     s.handle_with(w, Request::Grab(GrabKind::Uniq), &gone);
@@ -193,4 +197,27 @@ fn a_stored_submission_counts_as_submitted_and_its_queue_wait_starts_when_stored
     s.advance(1_700);
     let _ = assigned(&mut s, w);
     assert_eq!(s.take_events(), vec![JobEvent::Assigned { waited_ms: 200 }]);
+}
+
+#[test]
+fn a_job_queued_moments_ago_is_handed_out_without_asking_after_its_clients() {
+    let mut s = ServerCore::default();
+    s.advance(T0);
+    let (c, w) = (s.connect(), s.connect());
+    s.handle(w, Request::CanDo(f("g")));
+    s.handle(c, submit("g", "", "fresh", Priority::Normal, false));
+    let _ = out(&mut s);
+    s.advance(T0 + ASK_GONE_AFTER_MS - 1);
+    let asked = std::cell::Cell::new(0);
+    let gone = |_: ConnId| {
+        asked.set(asked.get() + 1);
+        true
+    };
+    s.handle_with(w, Request::Grab(GrabKind::Uniq), &gone);
+    assert!(matches!(
+        out(&mut s).pop(),
+        Some((_, Response::JobAssign(_)))
+    ));
+    assert_eq!(asked.get(), 0, "no system call for a job this fresh");
+    s.check_consistency().unwrap();
 }
