@@ -16,6 +16,9 @@ server started fresh:
   workers: against gearmand --threads 1 with gm_client: 2 gm_worker vs 2 echo_worker
            processes (gearman-worker, #[tokio::main]); jobs/s and the workers' CPU per job
 
+With --only rounds [--before OLD_GEARMANCTL], server CPU per job is measured in rounds
+instead: each round runs gearmand, gearman-server (and the older gearmanctl) in turn.
+
 With --syscalls, each server also runs each mode once under `strace -c -f` (slowed down, so
 not timed): system calls per job, a count that this shared machine's noise does not move.
 
@@ -201,6 +204,28 @@ def workers(bins, jobs, runs):
                   ["seq", "pipe"], bins, jobs, runs)
 
 
+def rounds(bins, jobs, runs, before):
+    """Server CPU per job, in rounds: each round runs gearmand, gearman-server and (with
+    --before) an older gearmanctl in turn, so that the machine's drift hits all alike."""
+    variants = [("gearmand", "gearmand", bins["gearmanctl"]),
+                ("gearman-server", "ours", bins["gearmanctl"])]
+    if before:
+        variants.append(("gearman-server before", "ours", before))
+    rows = {}
+    for mode in MODES:
+        samples = {label: [] for label, _, _ in variants}
+        for _ in range(runs):
+            for label, kind, exe in variants:
+                b = dict(bins, gearmanctl=exe)
+                rate, cpu = one_run(b, jobs, mode, kind, "c", "c", "server")
+                samples[label].append((rate, cpu / jobs * 1e6))
+        for label, xs in samples.items():
+            rows[(label, mode)] = (median([r for r, _ in xs]), median([c for _, c in xs]))
+            print(f"  rounds {label:22} {mode:5} {rows[(label, mode)][0]:9.0f} jobs/s "
+                  f"{rows[(label, mode)][1]:6.1f} us/job", file=sys.stderr)
+    return rows
+
+
 def syscall_count(bins, jobs, mode, server_kind):
     """One run with the server under `strace -c -f`: its system calls per job (all threads)."""
     server = Server(server_kind, bins)
@@ -283,7 +308,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=20000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--peers", default=os.path.join("..", "shared", "peers"))
-    ap.add_argument("--only", choices=["servers", "clients", "workers", "syscalls"])
+    ap.add_argument("--only", choices=["servers", "clients", "workers", "syscalls", "rounds"])
+    ap.add_argument("--before", metavar="GEARMANCTL",
+                    help="with --only rounds: an older gearmanctl measured in each round too")
     ap.add_argument("--json")
     ap.add_argument("--syscalls", action="store_true",
                     help="also count each server's system calls per job (strace, one run each)")
@@ -307,6 +334,10 @@ def main():
     if "workers" in results:
         table("Workers (gearmand --threads 1, libgearman client; ratio vs libgearman)",
               results["workers"], "2 x libgearman gm_worker", ["seq", "pipe"])
+    if args.only == "rounds":
+        results["rounds"] = rounds(bins, args.jobs, args.runs, args.before)
+        table("Servers in rounds (libgearman client and 2 workers; ratio vs gearmand)",
+              results["rounds"], "gearmand", MODES)
     if args.syscalls or args.only == "syscalls":
         results["syscalls"] = syscalls(bins, args.jobs)
     if args.json:
