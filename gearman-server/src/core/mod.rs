@@ -295,6 +295,10 @@ impl ServerCore {
             ),
             Request::Grab(kind) if grab_age(kind) > grab_age(self.config.newest_grab) => {
                 self.send(conn, error("INVALID_COMMAND", "Command not expected"));
+                // It will ask again the older way: someone else may take the job meanwhile.
+                if let Some(f) = self.unwake(conn) {
+                    self.wake(&f);
+                }
             }
             Request::Grab(kind) => self.grab(conn, kind, gone),
             Request::PreSleep => self.pre_sleep(conn),
@@ -375,6 +379,7 @@ impl ServerCore {
     /// gearmand re-queues a job whose worker drops its function (protocol.md §3.6).
     fn cant_do(&mut self, conn: ConnId, f: &FunctionName) {
         self.unregister(conn, f);
+        self.release_wake(conn, f);
         let held: Vec<JobHandle> = self.conn(conn).held.iter().cloned().collect();
         for h in held {
             if self.jobs.get(&h).is_some_and(|j| &j.function == f) {

@@ -54,7 +54,8 @@ impl ServerCore {
         };
         let all = self.config.wake_up == WakeUp::All;
         let mut wanted = state.runnable().saturating_sub(state.woken);
-        if (wanted == 0 && !all) || self.sleepers.is_empty() {
+        // Nothing to wake for (even gearmand's way wakes only for a waiting job).
+        if state.runnable() == 0 || (wanted == 0 && !all) || self.sleepers.is_empty() {
             return;
         }
         let Some(workers) = self.registrants.get(function) else {
@@ -124,6 +125,20 @@ impl ServerCore {
             state.woken = state.woken.saturating_sub(1);
         }
         Some(f)
+    }
+
+    /// `conn` stops counting as woken for `f` (it dropped the function); another is woken if
+    /// the jobs need one.
+    pub(super) fn release_wake(&mut self, conn: ConnId, f: &FunctionName) {
+        let woken_for_f = self
+            .conns
+            .get(&conn)
+            .and_then(|c| c.woken.as_ref())
+            .is_some_and(|(g, _)| g == f);
+        if woken_for_f {
+            self.unwake(conn);
+            self.wake(f);
+        }
     }
 
     /// No worker counts as woken for `f` any more (its function is dropped; a worker woken for

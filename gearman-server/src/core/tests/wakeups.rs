@@ -197,3 +197,38 @@ fn a_dropped_function_leaves_no_worker_counted_as_woken_for_it() {
     s.handle(c, submit("f", "", "", Priority::Normal, true));
     checked(&s);
 }
+
+#[test]
+fn wake_up_all_wakes_nobody_when_no_job_waits() {
+    let mut s = ServerCore::new(CoreConfig {
+        wake_up: WakeUp::All,
+        ..CoreConfig::default()
+    });
+    let c = s.connect();
+    let (a, b) = (sleeper(&mut s, &["f"]), sleeper(&mut s, &["f"]));
+    s.handle(c, submit("f", "", "", Priority::Normal, true));
+    assert_eq!(noops(&out(&mut s)), vec![a, b]);
+    // `a` takes it and sleeps again before `b` comes: `b`'s GRAB must not wake `a` again.
+    let _ = assigned(&mut s, a);
+    s.handle(a, Request::Grab(GrabKind::Uniq));
+    s.handle(a, Request::PreSleep);
+    let _ = out(&mut s);
+    s.handle(b, Request::Grab(GrabKind::Uniq));
+    assert_eq!(out(&mut s), vec![(b, Response::NoJob)]);
+    // Nor a sleeper taking on a function with nothing queued.
+    s.handle(a, Request::CanDo(f("g")));
+    assert_eq!(out(&mut s), vec![]);
+    checked(&s);
+}
+
+#[test]
+fn a_woken_worker_that_drops_the_function_is_replaced_at_once() {
+    let mut s = ServerCore::default();
+    let c = s.connect();
+    let (w1, w2) = (sleeper(&mut s, &["f"]), sleeper(&mut s, &["f"]));
+    s.handle(c, submit("f", "", "", Priority::Normal, true));
+    assert_eq!(noops(&out(&mut s)), vec![w1]);
+    s.handle(w1, Request::ResetAbilities);
+    assert_eq!(noops(&out(&mut s)), vec![w2]);
+    checked(&s);
+}
