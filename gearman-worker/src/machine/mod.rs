@@ -92,8 +92,10 @@ const WORKER_EXPECTS: &[PacketType] = &[
     PacketType::ERROR,
 ];
 /// ERROR codes gearmand answers other packets with (a late WORK_* result, a client id or
-/// field too long, a full queue, an unknown option, bad magic): never taken for a refused GRAB.
+/// field too long, a full queue, an unknown option, bad magic), and an ACL's refusal of a
+/// CAN_DO (geard, gearman-server): never taken for a refused GRAB.
 const NOT_ABOUT_A_GRAB: &[&[u8]] = &[
+    b"PERMISSION_DENIED",
     b"JOB_NOT_FOUND",
     b"ARGUMENT_TOO_LARGE",
     b"QUEUE_ERROR",

@@ -560,6 +560,7 @@ fn errors_that_answer_other_packets_are_never_taken_for_a_refused_grab() {
         ("QUEUE_ERROR", "Job queue is full"),
         ("UNKNOWN_OPTION", "Server does not recognize given option"),
         ("INVALID_MAGIC", "Request magic expected"),
+        ("PERMISSION_DENIED", "acl:secret may not be registered"),
     ] {
         let err = ErrorPacket {
             code: Bytes::copy_from_slice(code.as_bytes()),
