@@ -6,21 +6,14 @@
 use ci_functions::Expr;
 use proptest::prelude::*;
 
+mod strategies;
+
 fn expr() -> impl Strategy<Value = Expr> {
     let atom = prop_oneof![
         "[a-z][a-z0-9._-]{0,8}".prop_map(Expr::Atom),
         ".{0,6}".prop_map(Expr::Atom),
     ];
-    atom.prop_recursive(5, 40, 2, |inner| {
-        prop_oneof![
-            inner.clone().prop_map(|e| Expr::Not(Box::new(e))),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
-            (inner.clone(), inner.clone())
-                .prop_map(|(a, b)| Expr::Implies(Box::new(a), Box::new(b))),
-            (inner.clone(), inner).prop_map(|(a, b)| Expr::Iff(Box::new(a), Box::new(b))),
-        ]
-    })
+    strategies::expr_over(atom, 5, 40)
 }
 
 proptest! {

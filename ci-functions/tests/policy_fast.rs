@@ -14,6 +14,8 @@ use ci_functions::{
 use gearman_proto::FunctionName;
 use proptest::prelude::*;
 
+mod strategies;
+
 /// The policy as written in ci-plugin.md §1.2, with no attention to speed.
 fn reference(node: &NodeInfo, projects: &[ProjectInfo]) -> BTreeSet<FunctionName> {
     let mut out = BTreeSet::new();
@@ -54,16 +56,7 @@ fn atom() -> impl Strategy<Value = Expr> {
 }
 
 fn expr() -> impl Strategy<Value = Expr> {
-    atom().prop_recursive(4, 24, 2, |inner| {
-        prop_oneof![
-            inner.clone().prop_map(|e| Expr::Not(Box::new(e))),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
-            (inner.clone(), inner.clone())
-                .prop_map(|(a, b)| Expr::Implies(Box::new(a), Box::new(b))),
-            (inner.clone(), inner).prop_map(|(a, b)| Expr::Iff(Box::new(a), Box::new(b))),
-        ]
-    })
+    strategies::expr_over(atom(), 4, 24)
 }
 
 fn project() -> impl Strategy<Value = ProjectInfo> {

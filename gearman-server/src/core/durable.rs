@@ -61,27 +61,14 @@ impl ServerCore {
             self.jobs.insert(
                 handle.clone(),
                 Job {
-                    function: stored.function,
-                    unique: stored.unique,
-                    reducer: None,
-                    data: stored.data,
-                    priority: stored.priority,
-                    waiters: Vec::new(),
-                    foreground: false,
-                    worker: None,
                     run_at,
-                    deadline: None,
-                    numerator: 0,
-                    denominator: 0,
-                    retries: 0,
-                    queued_at: 0,
-                    assigned_at: 0,
                     store: Some(Stored {
                         id: stored.id,
                         committed: true,
                         gated: false,
                         acks: Vec::new(),
                     }),
+                    ..Job::new(stored.function, stored.unique, stored.data, stored.priority)
                 },
             );
             self.place(&function, stored.priority, run_at, handle);

@@ -36,6 +36,36 @@ pub(crate) struct Job {
     pub(crate) assigned_at: u64,
 }
 
+impl Job {
+    /// A background job that has not run: no waiters, worker, timers, progress, retries or
+    /// store; the caller sets what else it is.
+    pub(crate) fn new(
+        function: FunctionName,
+        unique: UniqueId,
+        data: Bytes,
+        priority: Priority,
+    ) -> Self {
+        Self {
+            function,
+            unique,
+            reducer: None,
+            data,
+            priority,
+            waiters: Vec::new(),
+            foreground: false,
+            worker: None,
+            run_at: None,
+            deadline: None,
+            numerator: 0,
+            denominator: 0,
+            retries: 0,
+            store: None,
+            queued_at: 0,
+            assigned_at: 0,
+        }
+    }
+}
+
 fn index(p: Priority) -> usize {
     match p {
         Priority::High => 0,

@@ -296,9 +296,7 @@ impl ServerCore {
             Request::Grab(kind) if grab_age(kind) > grab_age(self.config.newest_grab) => {
                 self.send(conn, error("INVALID_COMMAND", "Command not expected"));
                 // It will ask again the older way: someone else may take the job meanwhile.
-                if let Some(f) = self.unwake(conn) {
-                    self.wake(&f);
-                }
+                self.pass_on_wake(conn);
             }
             Request::Grab(kind) => self.grab(conn, kind, gone),
             Request::PreSleep => self.pre_sleep(conn),
@@ -441,26 +439,21 @@ impl ServerCore {
             }
         });
         let job = Job {
-            function: function.clone(),
-            unique,
             reducer: new.reducer.as_ref().map(FunctionName::detached),
-            data: Bytes::copy_from_slice(&new.data),
-            priority: new.priority,
             waiters: if new.foreground {
                 vec![conn]
             } else {
                 Vec::new()
             },
             foreground: new.foreground,
-            worker: None,
             run_at,
-            deadline: None,
-            numerator: 0,
-            denominator: 0,
-            retries: 0,
             store,
-            queued_at: 0,
-            assigned_at: 0,
+            ..Job::new(
+                function.clone(),
+                unique,
+                Bytes::copy_from_slice(&new.data),
+                new.priority,
+            )
         };
         if new.foreground {
             self.conn(conn).waiting_on.insert(handle.clone());

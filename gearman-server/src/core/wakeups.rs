@@ -101,9 +101,7 @@ impl ServerCore {
 
     /// Counts `conn` as woken for `function` (it was sent a NOOP).
     pub(super) fn woken_for(&mut self, conn: ConnId, function: &FunctionName) {
-        if let Some(f) = self.unwake(conn) {
-            self.wake(&f);
-        }
+        self.pass_on_wake(conn);
         let at = self.now.saturating_add(WAKE_GRACE_MS);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -127,6 +125,16 @@ impl ServerCore {
         Some(f)
     }
 
+    /// `conn` stops counting as woken, and the function it was woken for is looked at again
+    /// (another worker woken if its jobs need one). False if it was not counted.
+    pub(super) fn pass_on_wake(&mut self, conn: ConnId) -> bool {
+        let Some(f) = self.unwake(conn) else {
+            return false;
+        };
+        self.wake(&f);
+        true
+    }
+
     /// `conn` stops counting as woken for `f` (it dropped the function); another is woken if
     /// the jobs need one.
     pub(super) fn release_wake(&mut self, conn: ConnId, f: &FunctionName) {
@@ -136,8 +144,7 @@ impl ServerCore {
             .and_then(|c| c.woken.as_ref())
             .is_some_and(|(g, _)| g == f);
         if woken_for_f {
-            self.unwake(conn);
-            self.wake(f);
+            self.pass_on_wake(conn);
         }
     }
 
@@ -163,11 +170,8 @@ impl ServerCore {
             if at > self.now {
                 break;
             }
-            match self.unwake(conn) {
-                Some(f) => self.wake(&f),
-                None => {
-                    self.wakes.remove(&(at, conn));
-                }
+            if !self.pass_on_wake(conn) {
+                self.wakes.remove(&(at, conn));
             }
         }
     }
